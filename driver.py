@@ -1,0 +1,38 @@
+#!/usr/bin/env python
+"""Label test records: python driver.py MODEL_DIR TEST_DIR OUTPUT_DIR
+
+Writes OUTPUT_DIR/NAME.csv (the Challenge's 4-line format) for every NAME.mat in TEST_DIR. Exits 1 if any
+record could not be read (each named on stderr), 0 otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from team_code.inference import Ensemble, ModelError
+from team_code.predict import label_directory
+from team_code.records import RecordError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Label 12-lead ECG records with a trained model.")
+    parser.add_argument("model_dir", help="folder written by train_model.py")
+    parser.add_argument("test_dir", help="folder of NAME.mat + NAME.hea records")
+    parser.add_argument("output_dir", help="folder for the NAME.csv outputs (created)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        ensemble = Ensemble.load(args.model_dir)
+        done, failures = label_directory(ensemble, args.test_dir, args.output_dir, args.batch_size, not args.quiet)
+    except (ModelError, RecordError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"labelled {done} record(s); {len(failures)} could not be read", file=sys.stderr)
+    for name, reason in failures:
+        print(f"  failed: {name}: {reason}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

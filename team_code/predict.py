@@ -1,0 +1,78 @@
+"""The driver's work: label every record of a folder with the trained ensemble, one output file per record.
+
+A record that cannot be read is reported on one line and skipped; the others are still labelled. Records are
+read and preprocessed by worker threads a little ahead of the network, which works on batches.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from team_code.inference import Ensemble
+from team_code.outputs import write_output
+from team_code.preprocess import prepare_signal
+from team_code.records import RecordError, check_record_name, load_record, record_names
+
+
+def _prepare(directory: Path, name: str) -> np.ndarray:
+    check_record_name(name, directory)
+    record = load_record(directory / name)
+    return prepare_signal(record.signal, record.fs)
+
+
+def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | Path, batch_size: int = 16,
+                    progress: bool = True) -> tuple[int, list[tuple[str, str]]]:
+    """Write OUTPUT_DIR/NAME.csv for every NAME.mat in TEST_DIR; return (records labelled, [(name, reason)])."""
+    test_dir, output_dir = Path(test_dir), Path(output_dir)
+    names = record_names(test_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    failures: list[tuple[str, str]] = []
+    done = 0
+    batch_names: list[str] = []
+    batch: list[np.ndarray] = []
+
+    def flush() -> None:
+        nonlocal done
+        if not batch:
+            return
+        probabilities = ensemble.predict(np.stack(batch))
+        for name, prob, binary in zip(batch_names, probabilities, ensemble.classify(probabilities)):
+            write_output(output_dir, name, ensemble.classes, binary.astype(int), np.clip(prob, 0.0, 1.0))
+            done += 1
+        batch.clear()
+        batch_names.clear()
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool, \
+            tqdm(total=len(names), desc="labelling records", unit="rec", disable=not progress, file=sys.stderr) as bar:
+        pending: deque = deque()
+        queue_names = iter(names)
+        for name in queue_names:  # keep a bounded window of reads in flight so memory stays flat
+            pending.append((name, pool.submit(_prepare, test_dir, name)))
+            if len(pending) < 2 * batch_size:
+                continue
+            _collect(pending.popleft(), batch_names, batch, failures, bar)
+            if len(batch) == batch_size:
+                flush()
+        while pending:
+            _collect(pending.popleft(), batch_names, batch, failures, bar)
+            if len(batch) == batch_size:
+                flush()
+        flush()
+    return done, failures
+
+
+def _collect(item, batch_names: list[str], batch: list[np.ndarray], failures: list[tuple[str, str]], bar: tqdm) -> None:
+    name, future = item
+    try:
+        batch.append(future.result())
+        batch_names.append(name)
+    except RecordError as error:
+        failures.append((name, str(error)))
+        tqdm.write(f"error: record {name}: {error}", file=sys.stderr)
+    bar.update(1)

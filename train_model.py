@@ -1,0 +1,58 @@
+#!/usr/bin/env python
+"""Train the entry: python train_model.py TRAIN_DIR MODEL_DIR [--folds 10] [--epochs 10] [--arch crnn|paper] [--seed 0]
+
+Also runs under torchrun (folds shared across processes): torchrun --nproc_per_node N train_model.py ...
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from torch.distributed.elastic.multiprocessing.errors import record
+
+from team_code.model import ARCHITECTURES
+from team_code.train import TrainingError, TrainOptions, train
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train the 12-lead ECG classifier with K-fold cross-validation.")
+    parser.add_argument("train_dir", help="folder of NAME.hea + NAME.mat training records (never written to)")
+    parser.add_argument("model_dir", help="folder to write the model into (created; rerun to resume)")
+    parser.add_argument("--folds", type=int, default=10, help="cross-validation folds (default 10)")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs per fold (default 10)")
+    parser.add_argument("--arch", choices=ARCHITECTURES, default="crnn", help="network (default crnn)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default: cores / processes)")
+    parser.add_argument("--cache-dir", default=None, help="where to keep the preprocessed HDF5 cache (default MODEL_DIR/cache)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    args = parser.parse_args(argv)
+    for name in ("folds", "epochs", "batch_size"):
+        if getattr(args, name) < (2 if name == "folds" else 1):
+            parser.error(f"--{name.replace('_', '-')} must be at least {2 if name == 'folds' else 1}")
+    return args
+
+
+@record
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    options = TrainOptions(folds=args.folds, epochs=args.epochs, arch=args.arch, seed=args.seed,
+                           batch_size=args.batch_size, learning_rate=args.learning_rate, threads=args.threads,
+                           cache_dir=args.cache_dir, progress=not args.quiet)
+    try:
+        report = train(args.train_dir, args.model_dir, options)
+    except (TrainingError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: finished folds are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+    if report is not None:
+        print(f"cross-validation on {report['records']} records: F2 {report['f2']:.3f}, G2 {report['g2']:.3f} "
+              f"(details in {args.model_dir}/cv_report.md)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
