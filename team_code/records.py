@@ -24,6 +24,10 @@ WRITE_GAIN = 1000.0
 # -32768 marks an invalid sample in WFDB format 16, so written values stop one short of it.
 _INT16_LIMIT = 32767
 
+# A 12-lead ECG sampled below 50 Hz or above 20 kHz is not an ECG we can classify; such a header is corrupt.
+MIN_FS = 50.0
+MAX_FS = 20000.0
+
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 
 
@@ -59,7 +63,7 @@ def write_record(directory: str | Path, name: str, signal_mv: np.ndarray, fs: fl
     """Write NAME.hea + NAME.mat the way the early CinC 2020 files are written (format 16+24, 1000/mV, MATLAB v4).
 
     signal_mv is (12, n) in mV in STANDARD_LEADS order. Both files are written atomically; the header goes in
-    place first so that a visible NAME.mat always has its NAME.hea.
+    place first so that a visible new NAME.mat always has its NAME.hea.
     """
     directory = Path(directory)
     check_record_name(name, str(directory / name))
@@ -69,8 +73,8 @@ def write_record(directory: str | Path, name: str, signal_mv: np.ndarray, fs: fl
         raise _error(target, f"signal must have shape (12, n) with n >= 1, got {signal.shape}")
     if not np.all(np.isfinite(signal)):
         raise _error(target, "signal contains NaN or Inf")
-    if not (np.isfinite(fs) and fs > 0):
-        raise _error(target, f"sampling frequency must be positive, got {fs}")
+    if not MIN_FS <= fs <= MAX_FS:
+        raise _error(target, f"sampling frequency {fs} Hz is outside {MIN_FS:g}..{MAX_FS:g} Hz")
     if sex not in (None, "Male", "Female"):
         raise _error(target, f"sex must be 'Male', 'Female' or None, got {sex!r}")
     for label in labels:
@@ -88,20 +92,17 @@ def write_record(directory: str | Path, name: str, signal_mv: np.ndarray, fs: fl
               "#Rx: Unknown", "#Hx: Unknown", "#Sx: Unknown"]
     header_bytes = ("\n".join(lines) + "\n").encode("utf-8")
 
-    with atomic_path(directory / f"{name}.hea") as tmp:
-        tmp.write_bytes(header_bytes)
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; records are data meant to be shared
-    with atomic_path(directory / f"{name}.mat") as tmp:
-        scipy.io.savemat(tmp, {"val": val}, format="4", appendmat=False)
-        os.chmod(tmp, 0o644)
+    # Both files are complete before either is renamed into place; the inner context renames the header first.
+    with atomic_path(directory / f"{name}.mat") as tmp_mat, atomic_path(directory / f"{name}.hea") as tmp_hea:
+        scipy.io.savemat(tmp_mat, {"val": val}, format="4", appendmat=False)
+        tmp_hea.write_bytes(header_bytes)
+        for tmp in (tmp_mat, tmp_hea):
+            os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; records are data meant to be shared
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Reading
 
-# A 12-lead ECG sampled below 50 Hz or above 20 kHz is not an ECG we can classify; such a header is corrupt.
-MIN_FS = 50.0
-MAX_FS = 20000.0
 # Headers are a few hundred bytes; refuse to read a multi-megabyte "header".
 MAX_HEADER_BYTES = 1 << 20
 # Samples per lead beyond this (over an hour at 500 Hz) would exhaust memory, not describe a 12-lead ECG.
@@ -173,7 +174,7 @@ def _parse_float(token: str, what: str, source: str) -> float:
 def _parse_record_line(line: str, source: str) -> tuple[str, int, float, int]:
     tokens = line.split()
     if len(tokens) < 4:
-        raise _error(source, f"record line {line!r} needs name, number of leads, sampling frequency, samples")
+        raise _error(source, f"record line {line[:80]!r} needs name, number of leads, sampling frequency, samples")
     name = tokens[0]
     if "/" in name:
         raise _error(source, f"multi-segment record {name!r} is not supported")
@@ -195,7 +196,7 @@ def _parse_signal_line(line: str, source: str) -> tuple[str, float, int, str]:
     """One lead: (canonical lead name, gain, baseline, canonical units)."""
     tokens = line.split()
     if len(tokens) < 9:
-        raise _error(source, f"lead line {line!r} has {len(tokens)} fields, expected 9 "
+        raise _error(source, f"lead line {line[:80]!r} has {len(tokens)} fields, expected 9 "
                              "(file fmt gain bits offset first checksum blocksize lead)")
     fmt, gain_spec, adc_zero = tokens[1], tokens[2], tokens[4]
     if _FMT_PATTERN.fullmatch(fmt) is None:
@@ -357,7 +358,7 @@ def record_names(directory: str | Path) -> list[str]:
 # The original CPSC 2018 release
 
 def _scalar(value: object) -> object:
-    """Unwrap MATLAB's 1x1 cells and arrays to a Python scalar (or None when empty)."""
+    """Unwrap MATLAB's 1x1 cells and arrays to a Python scalar; None when empty, larger arrays as they are."""
     while isinstance(value, np.ndarray):
         if value.size != 1:
             return None if value.size == 0 else value
