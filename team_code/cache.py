@@ -64,7 +64,8 @@ def _load_one(path: Path) -> tuple[np.ndarray | None, np.ndarray | None, str | N
     return preprocess.prepare_signal(record.signal, record.fs).astype(np.float16), to_vector(record.labels), None
 
 
-def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = True, workers: int | None = None) -> Path:
+def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = True, report: bool = True,
+                workers: int | None = None) -> Path:
     """Return the path of an up-to-date cache for data_dir, building it (atomically) when needed.
 
     Unreadable and unlabeled records are skipped with one line each on stderr; the list is kept in the cache
@@ -75,8 +76,11 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = Tr
     path = Path(cache_dir) / f"records-{cache_key(data_dir, names)}.h5"
     if path.exists():
         with h5py.File(path, "r") as f:
-            for reason in json.loads(f.attrs["skipped"]):
+            skipped = json.loads(f.attrs["skipped"])
+        if report:
+            for reason in skipped:
                 print(f"skipped {reason}", file=sys.stderr)
+            _summarise(len(names), skipped)
         return path
     workers = workers or min(4, os.cpu_count() or 1)
     skipped = []
@@ -92,7 +96,8 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = Tr
                                                        unit="rec", disable=not progress, file=sys.stderr):
                 if reason is not None:
                     skipped.append(reason)
-                    print(f"skipped {reason}", file=sys.stderr)
+                    if report:
+                        tqdm.write(f"skipped {reason}", file=sys.stderr)
                     continue
                 signals[len(kept)] = signal
                 labels[len(kept)] = label
@@ -102,7 +107,15 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = Tr
         f.create_dataset("names", data=np.array(kept, dtype=object), dtype=h5py.string_dtype())
         f.attrs["count"] = len(kept)
         f.attrs["skipped"] = json.dumps(skipped)
+    if report:
+        _summarise(len(names), skipped)
     return path
+
+
+def _summarise(total: int, skipped: list[str]) -> None:
+    if skipped:
+        print(f"skipped {len(skipped)} of {total} records (unreadable or without one of the nine labels); "
+              f"training on {total - len(skipped)}", file=sys.stderr)
 
 
 class _Serial:

@@ -85,7 +85,7 @@ def _train(train_dir: Path, model_dir: Path, options: TrainOptions, world: "dist
         cache_path = build_cache(train_dir, cache_dir, progress=progress)
     world.barrier()
     if world.local_rank != 0:
-        cache_path = build_cache(train_dir, cache_dir, progress=False)
+        cache_path = build_cache(train_dir, cache_dir, progress=False, report=False)
     data = CachedRecords.open(cache_path)
     _check_enough(data, options, train_dir)
 
