@@ -1,0 +1,37 @@
+#!/usr/bin/env python
+"""Score Challenge outputs against labelled headers, as the official PhysioNet/CinC 2020 script does.
+
+    python evaluate.py LABEL_DIR OUTPUT_DIR [SCORES_FILE] [--per-class]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from team_code.atomic import write_text
+from team_code.metrics import evaluate, format_per_class, format_scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("label_dir", help="directory of NAME.hea files whose #Dx lines hold the labels")
+    parser.add_argument("output_dir", help="directory of NAME.csv output files, one per labelled record")
+    parser.add_argument("scores_file", nargs="?", help="also write the two score lines to this file")
+    parser.add_argument("--per-class", action="store_true", help="add a table of precision, recall, F2, G2 per class")
+    args = parser.parse_args(argv)
+    try:
+        scores = evaluate(args.label_dir, args.output_dir)
+        text = format_scores(scores)
+        if args.scores_file:
+            write_text(args.scores_file, text + "\n")
+    except (ValueError, OSError) as error:  # RecordError, OutputError: one line naming the file
+        print(f"evaluate.py: error: {error}", file=sys.stderr)
+        return 1
+    print(text)
+    if args.per_class:
+        print(format_per_class(scores))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
