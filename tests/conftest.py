@@ -14,3 +14,26 @@ def real_samples() -> Path:
     if not REAL_SAMPLES.is_dir():
         pytest.skip(f"real sample files not found at {REAL_SAMPLES}")
     return REAL_SAMPLES
+
+
+@pytest.fixture(scope="session")
+def synth_train_dir(tmp_path_factory) -> Path:
+    """A small generated training set (30 records of 8-10 s), shared by the tests that need a trained model."""
+    from team_code.synth import generate_dataset
+
+    directory = tmp_path_factory.mktemp("synth") / "train"
+    generate_dataset(directory, n=30, seed=3, min_seconds=8, max_seconds=10, progress=False)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_model(synth_train_dir, tmp_path_factory) -> Path:
+    """A model trained as a user trains one (train_model.py), as small as possible: 2 folds, 1 epoch."""
+    import subprocess
+    import sys
+
+    model = tmp_path_factory.mktemp("tiny") / "model"
+    subprocess.run([sys.executable, "train_model.py", str(synth_train_dir), str(model), "--folds", "2",
+                    "--epochs", "1", "--threads", "1", "--quiet"],
+                   cwd=Path(__file__).resolve().parents[1], check=True, capture_output=True, timeout=600)
+    return model

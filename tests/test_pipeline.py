@@ -1,0 +1,107 @@
+"""train_model.py -> MODEL_DIR -> driver.py -> evaluate.py, as a user runs them, on generated records."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from team_code.outputs import read_output
+from team_code.synth import generate_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN_ARGS = ["--folds", "3", "--epochs", "2", "--seed", "5", "--threads", "1", "--quiet"]
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    generate_dataset(root / "train", n=45, seed=1, min_seconds=8, max_seconds=12, progress=False)
+    generate_dataset(root / "test", n=12, seed=2, min_seconds=6, max_seconds=30, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    model = tmp_path_factory.mktemp("model") / "model"
+    before = {p.name: p.stat().st_mtime_ns for p in (data / "train").iterdir()}
+    result = run("train_model.py", str(data / "train"), str(model), *TRAIN_ARGS)
+    after = {p.name: p.stat().st_mtime_ns for p in (data / "train").iterdir()}
+    assert before == after, "training wrote into TRAIN_DIR"
+    assert "cross-validation on 45 records" in result.stdout
+    return model
+
+
+def test_model_dir_holds_every_artefact(trained):
+    names = {p.name for p in trained.iterdir()}
+    assert {"config.json", "thresholds.json", "oof.csv", "cv_report.md", "cv_report.json"} <= names
+    assert {f"fold_{k}.pt" for k in range(3)} <= names
+    config = json.loads((trained / "config.json").read_text())
+    assert config["arch"] == "crnn" and config["sampling_rate"] == 500 and config["length"] == 10000
+    assert config["training"]["folds"] == 3 and config["training"]["epochs"] == 2
+    assert "torch" in config["versions"]
+    thresholds = json.loads((trained / "thresholds.json").read_text())
+    assert list(thresholds) == ["AF", "I-AVB", "LBBB", "Normal", "PAC", "PVC", "RBBB", "STD", "STE"]
+    state = torch.load(trained / "fold_0.pt", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    oof = (trained / "oof.csv").read_text().splitlines()
+    assert len(oof) == 46 and oof[0].startswith("record,fold,label_AF")
+    report = json.loads((trained / "cv_report.json").read_text())
+    assert len(report["folds"]) == 3
+    assert all(1 <= f["best_epoch"] <= 2 and len(f["history"]) == 2 for f in report["folds"])
+    assert "| Class | n | Precision | Recall |" in (trained / "cv_report.md").read_text()
+
+
+def test_driver_then_evaluate(trained, data, tmp_path):
+    out = tmp_path / "out"
+    run("driver.py", str(trained), str(data / "test"), str(out), "--quiet")
+    files = sorted(out.glob("*.csv"))
+    assert [f.stem for f in files] == sorted(p.stem for p in (data / "test").glob("*.mat"))
+    text = files[0].read_text()
+    lines = text.split("\n")
+    assert len(lines) == 5 and lines[4] == "" and lines[0] == f"#{files[0].stem}"
+    assert lines[1] == "AF,I-AVB,LBBB,Normal,PAC,PVC,RBBB,STD,STE"
+    name, classes, binary, probabilities = read_output(files[0])
+    assert binary.any() and abs(probabilities.sum() - 1) < 0.02
+    scores = tmp_path / "scores.txt"
+    result = run("evaluate.py", str(data / "test"), str(out), str(scores))
+    head, values = result.stdout.splitlines()[:2]
+    assert head == "AUROC|AUPRC|Accuracy|F-measure|Fbeta-measure|Gbeta-measure"
+    assert len(values.split("|")) == 6 and all(0 <= float(v) <= 1 for v in values.split("|"))
+    assert scores.read_text().splitlines()[:2] == [head, values]
+
+
+def test_interrupted_training_resumes_to_the_same_model(trained, data, tmp_path):
+    """Kill training once the first fold is checkpointed; the rerun must equal the uninterrupted run."""
+    model = tmp_path / "model"
+    command = [sys.executable, "train_model.py", str(data / "train"), str(model), *TRAIN_ARGS]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while not (model / "fold_0.json").exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert (model / "fold_0.json").exists()
+    assert not (model / "config.json").exists(), "training finished before it could be interrupted"
+    first_fold_mtime = (model / "fold_0.pt").stat().st_mtime_ns
+    run(*command[1:])
+    assert (model / "fold_0.pt").stat().st_mtime_ns == first_fold_mtime, "the finished fold was retrained"
+    assert json.loads((model / "thresholds.json").read_text()) == json.loads((trained / "thresholds.json").read_text())
+    for k in range(3):
+        a = torch.load(model / f"fold_{k}.pt", weights_only=True)
+        b = torch.load(trained / f"fold_{k}.pt", weights_only=True)
+        assert all(torch.equal(a[key], b[key]) for key in a), f"fold {k} weights differ"
+    assert (model / "oof.csv").read_text() == (trained / "oof.csv").read_text()
+    assert not any(p.name.endswith(".tmp") for p in model.iterdir())
