@@ -33,3 +33,26 @@ def test_two_ranks_equal_one_process(synth_train_dir, tmp_path):
         outputs.append({p.name: p.read_text() for p in out.glob("*.csv")})
     assert outputs[0] == outputs[1] and len(outputs[0]) == 30
     assert len(list((multi / "cache").glob("*.h5"))) == 1
+
+
+def test_a_failing_rank_fails_the_job_with_its_error(synth_train_dir, tmp_path):
+    """Rank 1 raises in its first fold; rank 0 must not wait for it forever, and its error must be shown."""
+    wrapper = tmp_path / "fail_rank1.py"
+    wrapper.write_text(
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "import team_code.train as t\n"
+        "real = t._train_fold\n"
+        "def failing(*args, **kwargs):\n"
+        "    if os.environ['RANK'] == '1':\n"
+        "        raise RuntimeError('planted failure on rank 1')\n"
+        "    return real(*args, **kwargs)\n"
+        "t._train_fold = failing\n"
+        "import train_model\n"
+        "sys.exit(train_model.main())\n")
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             str(wrapper), str(synth_train_dir), str(tmp_path / "model"), *ARGS],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "planted failure on rank 1" in result.stderr
+    assert not (tmp_path / "model" / "config.json").exists()
