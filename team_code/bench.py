@@ -1,0 +1,233 @@
+"""Benchmarks: python -m team_code.bench [--quick] [--output docs/benchmark.md]
+
+In one process: the default `crnn` against the published `paper` network (training records/s, inference
+ms/record, parameters, FLOPs, and F2/G2 after the same epochs on the same generated data); peak memory and time
+of train_model.py on 1x and 8x the records; driver.py speed with a 10-fold ensemble, file reading included.
+It writes a Markdown table stating the machine. `--quick` is the smoke version CI runs (tiny sizes; its numbers
+mean nothing).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from team_code import preprocess, synth
+from team_code.atomic import write_text
+from team_code.cache import CachedRecords, build_cache
+from team_code.folds import stratified_folds
+from team_code.inference import pick_device, predict_probabilities
+from team_code.labels import CLASSES
+from team_code.metrics import fbeta_gbeta
+from team_code.model import ARCHITECTURES, build_model
+from team_code.thresholds import apply_thresholds, tune_thresholds
+from team_code.train import TrainOptions, _train_fold, categorical_cross_entropy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def count_flops(model: nn.Module) -> int:
+    """Forward FLOPs for one record: torch's counter for convolutions and dense layers, plus the LSTM's
+    matrix products (2 x 4 gates x hidden x (input + hidden) per step), which the counter does not see."""
+    steps: list[int] = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: steps.append(
+        2 * 4 * mod.hidden_size * (mod.input_size + mod.hidden_size) * inp[0].shape[1]))
+        for m in model.modules() if isinstance(m, nn.LSTM)]
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model.eval()(torch.zeros(1, 12, preprocess.LENGTH))
+    for hook in hooks:
+        hook.remove()
+    return int(counter.get_total_flops() + sum(steps))
+
+
+def speed(arch: str, batch: int, steps: int, device: torch.device) -> tuple[float, float]:
+    """(training records/s, inference ms/record) on random input, after one warm-up step."""
+    model = build_model(arch).to(device)
+    optimizer = torch.optim.Adam(model.parameters())
+    x = torch.randn(batch, 12, preprocess.LENGTH, device=device)
+    y = torch.nn.functional.one_hot(torch.arange(batch, device=device) % len(CLASSES), len(CLASSES)).float()
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        model.train()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = categorical_cross_entropy(model(x), y).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    train_rate = batch * steps / sum(times[1:])
+    predict_probabilities(model, x[:batch], device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        predict_probabilities(model, x, device)
+    _sync(device)
+    return train_rate, 1000 * (time.perf_counter() - start) / (batch * steps)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def scores_after_same_epochs(work: Path, train_n: int, test_n: int, epochs: int) -> dict[str, tuple[float, float, float]]:
+    """Each network trained on the same 4/5 of a generated set for the same epochs (selected by validation
+    cross-entropy, thresholds tuned on the held-out fifth), then scored on a separate generated test set."""
+    synth.generate_dataset(work / "train", train_n, seed=101, max_seconds=30, progress=False)
+    synth.generate_dataset(work / "test", test_n, seed=202, max_seconds=30, progress=False)
+    train = CachedRecords.open(build_cache(work / "train", work / "cache", progress=False, report=False))
+    test = CachedRecords.open(build_cache(work / "test", work / "cache", progress=False, report=False))
+    folds = stratified_folds(train.labels, 5, seed=0)
+    device = pick_device()
+    out = {}
+    for arch in ARCHITECTURES:
+        options = TrainOptions(folds=5, epochs=epochs, arch=arch, progress=False)
+        start = time.perf_counter()
+        result = _train_fold(train, folds, 0, options, device, work / f"model_{arch}", "bench", progress=False)
+        seconds = time.perf_counter() - start
+        thresholds, _ = tune_thresholds(train.labels[folds[0]].astype(bool), np.asarray(result["probabilities"]))
+        model = build_model(arch)
+        model.load_state_dict(result["state_dict"])
+        model.to(device)
+        probs = np.concatenate([predict_probabilities(model, x, device).cpu().numpy()
+                                for _, x, _ in test.batches(np.arange(len(test.names)), 32)])
+        f2, g2 = fbeta_gbeta(test.labels.astype(bool), apply_thresholds(probs, thresholds))
+        out[arch] = (f2, g2, seconds)
+    return out
+
+
+def train_scaling(work: Path, n: int, factor: int) -> list[tuple[int, float, float]]:
+    """(records, peak RSS MiB, seconds) of `train_model.py --folds 2 --epochs 1` on n and factor*n records."""
+    synth.generate_dataset(work / "scale", n * factor, seed=303, max_seconds=30, progress=False)
+    rows = []
+    for size in (n, n * factor):
+        data = work / f"scale_{size}"
+        data.mkdir()
+        for name in sorted(p.stem for p in (work / "scale").glob("*.hea"))[:size]:
+            for suffix in (".hea", ".mat"):
+                os.link(work / "scale" / f"{name}{suffix}", data / f"{name}{suffix}")
+        rss, seconds = _measure([sys.executable, "train_model.py", str(data), str(work / f"model_{size}"),
+                                 "--folds", "2", "--epochs", "1", "--quiet"])
+        rows.append((size, rss, seconds))
+    return rows
+
+
+def driver_speed(work: Path, train_n: int, test_n: int) -> tuple[float, float, float]:
+    """(ms/record for the whole driver run, reading included; model load seconds; peak RSS MiB) with 10 folds."""
+    synth.generate_dataset(work / "ens_train", train_n, seed=404, max_seconds=20, progress=False)
+    synth.generate_dataset(work / "ens_test", test_n, seed=505, progress=False)
+    model = work / "ensemble"
+    subprocess.run([sys.executable, "train_model.py", str(work / "ens_train"), str(model), "--folds", "10",
+                    "--epochs", "1", "--quiet"], cwd=ROOT, check=True, capture_output=True)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import sys; from team_code.inference import Ensemble; Ensemble.load(sys.argv[1])",
+                    str(model)], cwd=ROOT, check=True)
+    load_seconds = time.perf_counter() - start
+    rss, seconds = _measure([sys.executable, "driver.py", str(model), str(work / "ens_test"), str(work / "ens_out"),
+                             "--quiet"])
+    return 1000 * seconds / test_n, load_seconds, rss
+
+
+def _measure(command: list[str]) -> tuple[float, float]:
+    """(peak RSS in MiB, wall seconds) of a child process.
+
+    The peak is the child's own VmHWM, polled from /proc: rusage's ru_maxrss would report this (large) benchmark
+    process's peak instead, because Linux carries ru_maxrss across fork and exec."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr: list[bytes] = []
+    reader = threading.Thread(target=lambda: stderr.append(process.stderr.read()), daemon=True)
+    reader.start()
+    peak_kib = 0
+    while process.poll() is None:
+        try:
+            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak_kib = max(peak_kib, int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    seconds = time.perf_counter() - start
+    reader.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{b''.join(stderr).decode()}")
+    return peak_kib / 1024, seconds
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
+    return (f"{cpu}, {os.cpu_count()} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} torch threads")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Measure speed, memory and scores of the two architectures.")
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run (CI); numbers are not meaningful")
+    parser.add_argument("--output", default=None, help="write the Markdown table here (default: print only)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs for the score comparison (default 5)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    epochs = args.epochs or (1 if quick else 5)
+    device = pick_device()
+    lines = [f"Machine: {machine()}.", f"Command: `python -m team_code.bench{' --quick' if quick else ''}`"
+             f"{f' --epochs {args.epochs}' if args.epochs else ''}.", ""]
+    print(lines[0], flush=True)
+
+    rows = {}
+    for arch in ARCHITECTURES:
+        model = build_model(arch)
+        rate, ms = speed(arch, batch=4 if quick else 32, steps=1 if quick else (3 if arch == "paper" else 10), device=device)
+        rows[arch] = (sum(p.numel() for p in model.parameters()), count_flops(model), rate, ms)
+        print(f"{arch}: {rate:.1f} train rec/s, {ms:.2f} ms/rec inference", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        scores = scores_after_same_epochs(work / "scores", *((30, 20) if quick else (400, 300)), epochs)
+        print(f"scores: {scores}", flush=True)
+        scaling = train_scaling(work / "scaling", 10 if quick else 100, 8)
+        print(f"scaling: {scaling}", flush=True)
+        ms_driver, load_seconds, driver_rss = driver_speed(work / "driver", *((30, 10) if quick else (100, 200)))
+
+    crnn, paper = rows["crnn"], rows["paper"]
+    lines += ["| | crnn (default) | paper | paper / crnn |", "|---|---|---|---|",
+              f"| parameters | {crnn[0]:,} | {paper[0]:,} | {paper[0] / crnn[0]:.0f}x |",
+              f"| forward FLOPs per record | {crnn[1] / 1e6:,.0f} M | {paper[1] / 1e6:,.0f} M | {paper[1] / crnn[1]:.0f}x |",
+              f"| training, records/s | {crnn[2]:.1f} | {paper[2]:.2f} | {crnn[2] / paper[2]:.0f}x faster |",
+              f"| inference, ms/record | {crnn[3]:.2f} | {paper[3]:.1f} | {paper[3] / crnn[3]:.0f}x faster |",
+              f"| F2 / G2 after {epochs} epoch(s) (held-out test) | {scores['crnn'][0]:.3f} / {scores['crnn'][1]:.3f} "
+              f"| {scores['paper'][0]:.3f} / {scores['paper'][1]:.3f} | |",
+              f"| seconds for that training | {scores['crnn'][2]:.0f} | {scores['paper'][2]:.0f} | |", "",
+              "| train_model.py --folds 2 --epochs 1 | records | peak RSS | wall time |", "|---|---|---|---|"]
+    lines += [f"| {'1x' if i == 0 else '8x'} | {n} | {rss:.0f} MiB | {sec:.1f} s |" for i, (n, rss, sec) in enumerate(scaling)]
+    lines += [f"| ratio 8x / 1x | | {scaling[1][1] / scaling[0][1]:.2f} | {scaling[1][2] / scaling[0][2]:.2f} |", "",
+              f"driver.py with a 10-fold ensemble: {ms_driver:.1f} ms/record over the whole run (start-up, model "
+              f"loading, reading and preprocessing files, writing outputs included); starting Python and loading "
+              f"the 10 models alone takes {load_seconds:.1f} s; peak RSS {driver_rss:.0f} MiB."]
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.output:
+        write_text(args.output, table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
