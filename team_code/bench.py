@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{arch}: {rate:.1f} train rec/s, {ms:.2f} ms/rec inference", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        scores = scores_after_same_epochs(work / "scores", *((30, 20) if quick else (400, 300)), epochs)
+        scores = scores_after_same_epochs(work / "scores", *((24, 10) if quick else (400, 300)), epochs)
         print(f"scores: {scores}", flush=True)
         scaling = train_scaling(work / "scaling", 10 if quick else 100, 8)
         print(f"scaling: {scaling}", flush=True)

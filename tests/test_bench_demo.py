@@ -1,0 +1,30 @@
+"""Smoke runs of the benchmark and the demo at tiny sizes (their numbers are not checked: benchmarks measure)."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_quick_writes_a_table(tmp_path):
+    table = tmp_path / "bench.md"
+    result = subprocess.run([sys.executable, "-m", "team_code.bench", "--quick", "--output", str(table)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    text = table.read_text()
+    assert text.startswith("Machine: ")
+    for row in ("| parameters |", "| forward FLOPs per record |", "| training, records/s |",
+                "| inference, ms/record |", "| F2 / G2 after 1 epoch(s)", "| 1x | 10 |", "| 8x | 80 |",
+                "driver.py with a 10-fold ensemble"):
+        assert row in text, row
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "team_code.demo", "--workdir", str(tmp_path / "demo"),
+                             "--train", "40", "--test", "12", "--folds", "2", "--epochs", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("AUROC|AUPRC|Accuracy|F-measure|Fbeta-measure|Gbeta-measure") == 2
+    assert "$ python train_model.py" in result.stdout and "demo: done" in result.stdout
+    for test in ("test_synth", "test_altsim"):
+        assert len(list((tmp_path / "demo" / f"out_{test}").glob("*.csv"))) == 12
