@@ -1,0 +1,50 @@
+"""The HDF5 cache: same numbers as preprocessing a record directly, reused when nothing changed, rebuilt when it did."""
+import os
+import shutil
+
+import numpy as np
+
+from team_code.cache import CachedRecords, build_cache
+from team_code.preprocess import LENGTH, prepare_signal
+from team_code.records import load_record
+
+
+def test_batches_equal_direct_preprocessing(synth_train_dir, tmp_path):
+    data = CachedRecords.open(build_cache(synth_train_dir, tmp_path, progress=False))
+    assert len(data.names) == 30
+    order = np.random.default_rng(0).permutation(30)
+    seen = []
+    for indices, x, y in data.batches(order, batch_size=7):
+        assert x.shape == (len(indices), 12, LENGTH) and x.dtype.is_floating_point
+        for k, i in enumerate(indices):
+            record = load_record(synth_train_dir / data.names[i])
+            expected = prepare_signal(record.signal, record.fs)
+            assert np.abs(x[k].numpy() - expected).max() <= 0.0005 + 1e-6  # stored to the microvolt
+            assert y[k].numpy().tolist() == data.labels[i].tolist()
+        seen.extend(indices.tolist())
+    assert seen == order.tolist()
+
+
+def test_reused_when_unchanged_rebuilt_when_data_change(synth_train_dir, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(synth_train_dir, data)
+    first = build_cache(data, tmp_path / "cache", progress=False)
+    built_at = first.stat().st_mtime_ns
+    assert build_cache(data, tmp_path / "cache", progress=False) == first
+    assert first.stat().st_mtime_ns == built_at
+    victim = sorted(data.glob("*.hea"))[0]
+    os.utime(victim, ns=(victim.stat().st_atime_ns, victim.stat().st_mtime_ns + 10**9))
+    second = build_cache(data, tmp_path / "cache", progress=False)
+    assert second != first
+    (data / f"{victim.stem}.mat").unlink()
+    (data / f"{victim.stem}.hea").unlink()
+    third = build_cache(data, tmp_path / "cache", progress=False)
+    assert third not in (first, second)
+    assert len(CachedRecords.open(third).names) == 29
+
+
+def test_stopping_early_does_not_hang(synth_train_dir, tmp_path):
+    data = CachedRecords.open(build_cache(synth_train_dir, tmp_path, progress=False))
+    for _ in data.batches(np.arange(30), batch_size=2):
+        break
+    assert next(iter(data.batches(np.arange(4), batch_size=4)))[1].shape[0] == 4
