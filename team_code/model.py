@@ -32,34 +32,35 @@ class PaperNet(nn.Module):
         return self.dense(last[-1])
 
 
-def _conv_block(c_in: int, c_out: int, kernel: int, pool: int, stride: int = 1) -> nn.Sequential:
+def _conv_block(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
         nn.BatchNorm1d(c_out),
         nn.ReLU(inplace=True),
-        nn.MaxPool1d(pool),
     )
 
 
 class CRNN(nn.Module):
     """Default: a narrow CNN that downsamples early (ECG energy is below ~40 Hz), one LSTM, two dense layers.
 
-    The LSTM reads ~2.5 steps per second of ECG; its outputs are pooled by mean and max over time so that a
-    single premature beat anywhere in 20 s (PAC/PVC) can drive the decision, and the last state is kept
-    as in the paper.
+    Downsampling is done by strided convolutions after the first block: on a CPU that is about 2.5x faster to
+    train than convolving at full rate and max-pooling, for the same receptive field. The LSTM reads ~8 steps per
+    second of ECG; its outputs are pooled by mean and max over time so that a single premature beat anywhere in
+    20 s (PAC/PVC) can drive the decision, and its last state is kept as in the paper.
     """
 
     def __init__(self, num_leads: int = 12, num_classes: int = 9, hidden: int = 128) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            _conv_block(num_leads, 32, 7, 2, stride=2),  # 10000 -> 2500 (125 Hz)
-            _conv_block(32, 48, 5, 2),          # -> 1250
-            _conv_block(48, 64, 5, 2),          # -> 625
-            _conv_block(64, 96, 5, 2),          # -> 312
-            _conv_block(96, 128, 3, 2),         # -> 156
+            _conv_block(num_leads, 32, 7, 2), nn.MaxPool1d(2),  # 10000 -> 2500 samples (125 Hz)
+            _conv_block(32, 64, 5, 2),                           # -> 1250
+            _conv_block(64, 96, 5, 2),                           # -> 625
+            _conv_block(96, 128, 5, 2),                          # -> 313
+            _conv_block(128, 128, 3, 2),                         # -> 157
         )
         self.lstm = nn.LSTM(128, hidden, batch_first=True)
-        self.dense = nn.Sequential(nn.Linear(3 * hidden, 64), nn.ReLU(inplace=True), nn.Dropout(0.2), nn.Linear(64, num_classes))
+        self.dense = nn.Sequential(nn.Linear(3 * hidden, 64), nn.ReLU(inplace=True), nn.Dropout(0.2),
+                                   nn.Linear(64, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, (last, _) = self.lstm(self.features(x).transpose(1, 2))

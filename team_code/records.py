@@ -303,15 +303,20 @@ def _record_paths(path: str | Path) -> tuple[str, Path, Path]:
     return base.name, base.parent / f"{base.name}.hea", base.parent / f"{base.name}.mat"
 
 
-def _load_val(path: Path) -> np.ndarray:
+def _load_mat(path: Path, variable: str, what: str) -> dict:
+    """scipy.io.loadmat of one variable, with every way a damaged file fails turned into RecordError."""
     if not path.is_file():
-        raise _error(path, "signal file is missing")
+        raise _error(path, f"{what} is missing")
     try:
-        contents = scipy.io.loadmat(path, variable_names=["val"])
+        return scipy.io.loadmat(path, variable_names=[variable])
     except MemoryError:
-        raise _error(path, "signal file claims more data than fits in memory") from None
+        raise _error(path, f"{what} claims more data than fits in memory") from None
     except Exception as exc:  # scipy raises many kinds (MatReadError, ValueError, struct.error, ...) on garbage
         raise _error(path, f"not a readable MATLAB file ({type(exc).__name__}: {exc})") from None
+
+
+def _load_val(path: Path) -> np.ndarray:
+    contents = _load_mat(path, "val", "signal file")
     if "val" not in contents:
         raise _error(path, "MATLAB file holds no 'val' variable")
     val = contents["val"]
@@ -369,14 +374,7 @@ def _scalar(value: object) -> object:
 def load_cpsc2018(path: str | Path) -> tuple[np.ndarray, float | None, str | None]:
     """Read an original CPSC 2018 A0001.mat (struct ECG with sex, age, data 12 x n in mV): (signal, age, sex)."""
     path = Path(path)
-    if not path.is_file():
-        raise _error(path, "file is missing")
-    try:
-        contents = scipy.io.loadmat(path, variable_names=["ECG"])
-    except MemoryError:
-        raise _error(path, "file claims more data than fits in memory") from None
-    except Exception as exc:  # scipy raises many kinds (MatReadError, ValueError, struct.error, ...) on garbage
-        raise _error(path, f"not a readable MATLAB file ({type(exc).__name__}: {exc})") from None
+    contents = _load_mat(path, "ECG", "file")
     ecg = contents.get("ECG")
     fields = getattr(getattr(ecg, "dtype", None), "names", None)
     if ecg is None or not fields or ecg.size != 1 or "data" not in fields:
