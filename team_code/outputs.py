@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,7 +45,6 @@ def write_output(
     ]
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; a scorer may run as another user
     return path
 
 

@@ -5,7 +5,6 @@ driver can report it and go on with the next record.
 """
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,8 +95,6 @@ def write_record(directory: str | Path, name: str, signal_mv: np.ndarray, fs: fl
     with atomic_path(directory / f"{name}.mat") as tmp_mat, atomic_path(directory / f"{name}.hea") as tmp_hea:
         scipy.io.savemat(tmp_mat, {"val": val}, format="4", appendmat=False)
         tmp_hea.write_bytes(header_bytes)
-        for tmp in (tmp_mat, tmp_hea):
-            os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; records are data meant to be shared
 
 
 # ---------------------------------------------------------------------------------------------------------------
