@@ -23,7 +23,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--arch", choices=ARCHITECTURES, default="crnn", help="network (default crnn)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="Adam learning rate (default 0.003 for crnn, 0.001 for paper)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default: cores / processes)")
     parser.add_argument("--cache-dir", default=None, help="where to keep the preprocessed HDF5 cache (default MODEL_DIR/cache)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")

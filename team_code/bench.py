@@ -9,6 +9,7 @@ mean nothing).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -140,6 +141,25 @@ def driver_speed(work: Path, train_n: int, test_n: int) -> tuple[float, float, f
     return 1000 * seconds / test_n, load_seconds, rss
 
 
+def cpsc_sized(work: Path, epochs: int) -> str:
+    """A CPSC 2018-sized run: 6,877 generated records (6-60 s), train_model.py with 10 folds x `epochs`."""
+    start = time.perf_counter()
+    synth.generate_dataset(work / "cpsc", 6877, seed=2018, progress=False)
+    generated = time.perf_counter() - start
+    model = work / "cpsc_model"
+    rss, seconds = _measure([sys.executable, "train_model.py", str(work / "cpsc"), str(model), "--folds", "10",
+                             "--epochs", str(epochs), "--quiet"])
+    report = json.loads((model / "cv_report.json").read_text())
+    epoch_seconds = [h["seconds"] for fold in report["folds"] for h in fold["history"]]
+    rest = seconds - sum(epoch_seconds)
+    return (f"CPSC-sized run (6,877 generated records of 6-60 s, generated in {generated:.0f} s): "
+            f"`train_model.py --folds 10 --epochs {epochs}` took {seconds / 60:.1f} min with peak RSS {rss:.0f} MiB; "
+            f"an epoch (6,190 records trained, 687 validated) took {np.mean(epoch_seconds):.1f} s on average, "
+            f"and everything else (start-up, caching, threshold tuning, reports) {rest:.0f} s. "
+            f"At that rate 10 folds x 10 epochs take {(rest + 100 * np.mean(epoch_seconds)) / 60:.0f} min "
+            f"(an extrapolation from the {len(epoch_seconds)} measured epochs).")
+
+
 def _measure(command: list[str]) -> tuple[float, float]:
     """(peak RSS in MiB, wall seconds) of a child process.
 
@@ -185,7 +205,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny smoke run (CI); numbers are not meaningful")
     parser.add_argument("--output", default=None, help="write the Markdown table here (default: print only)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs for the score comparison (default 5)")
+    parser.add_argument("--cpsc-epochs", type=int, default=None, metavar="E",
+                        help="only run a CPSC-sized training (6,877 records, 10 folds x E epochs) and report it")
     args = parser.parse_args(argv)
+    if args.cpsc_epochs:
+        print(f"Machine: {machine()}.", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            line = cpsc_sized(Path(tmp), args.cpsc_epochs)
+        print(line)
+        if args.output:
+            write_text(args.output, f"Machine: {machine()}.\n\n{line}\n")
+        return 0
     quick = args.quick
     epochs = args.epochs or (1 if quick else 5)
     device = pick_device()

@@ -14,7 +14,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from team_code.cache import CachedRecords, build_cache
 from team_code.folds import stratified_folds
 from team_code.inference import FORMAT_VERSION, pick_device, predict_probabilities
 from team_code.labels import CLASSES
-from team_code.model import build_model
+from team_code.model import DEFAULT_LEARNING_RATE, build_model
 from team_code.thresholds import tune_thresholds
 
 
@@ -43,7 +43,7 @@ class TrainOptions:
     arch: str = "crnn"
     seed: int = 0
     batch_size: int = 32
-    learning_rate: float = 1e-3
+    learning_rate: float | None = None  # default: the architecture's (model.DEFAULT_LEARNING_RATE)
     threads: int | None = None      # torch intra-op threads per process; default: cores / local processes
     cache_dir: str | None = None    # default: MODEL_DIR/cache
     progress: bool = True
@@ -66,6 +66,7 @@ def train(train_dir: str | Path, model_dir: str | Path, options: TrainOptions) -
         raise TrainingError(f"{model_dir}: MODEL_DIR must be outside TRAIN_DIR (training never writes into the data)")
     if not train_dir.is_dir():
         raise TrainingError(f"{train_dir}: training directory not found")
+    options = replace(options, learning_rate=options.learning_rate or DEFAULT_LEARNING_RATE[options.arch])
     world = distributed.World.start()
     try:
         return _train(train_dir, model_dir, options, world)
@@ -151,7 +152,7 @@ def _train_fold(data: CachedRecords, folds: list[np.ndarray], fold: int, options
     torch.manual_seed(options.seed * 1000 + fold)
     rng = np.random.default_rng([options.seed, fold])
     model = build_model(options.arch, len(CLASSES)).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate or DEFAULT_LEARNING_RATE[options.arch])
     pin = device.type == "cuda"
     history, best = [], None
     for epoch in range(options.epochs):
