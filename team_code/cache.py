@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import queue
 import sys
 import threading
@@ -26,6 +25,7 @@ from tqdm import tqdm
 
 from team_code import preprocess
 from team_code.atomic import atomic_path
+from team_code.distributed import cpu_cores
 from team_code.labels import CLASSES, to_vector
 from team_code.records import RecordError, load_record
 
@@ -87,7 +87,7 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = Tr
                 print(f"skipped {reason}", file=sys.stderr)
             _summarise(len(names), skipped)
         return path
-    workers = workers or min(4, os.cpu_count() or 1)
+    workers = workers or min(4, cpu_cores())
     skipped = []
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         signals = f.create_dataset("signals", (len(names), 12, preprocess.LENGTH), dtype="<i2",

@@ -3,6 +3,7 @@ validation inside cross-validation."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,6 @@ class ModelError(RuntimeError):
 def pick_device() -> torch.device:
     """CUDA when present (the local rank's GPU under torchrun), else CPU."""
     if torch.cuda.is_available():
-        import os
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
     return torch.device("cpu")
 

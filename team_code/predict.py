@@ -5,7 +5,6 @@ read and preprocessed by worker threads a little ahead of the network, which wor
 """
 from __future__ import annotations
 
-import os
 import sys
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from team_code.distributed import cpu_cores
 from team_code.inference import Ensemble
 from team_code.outputs import write_output
 from team_code.preprocess import prepare_signal
@@ -48,7 +48,7 @@ def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | 
         batch.clear()
         batch_names.clear()
 
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool, \
+    with ThreadPoolExecutor(max_workers=min(4, cpu_cores())) as pool, \
             tqdm(total=len(names), desc="labelling records", unit="rec", disable=not progress, file=sys.stderr) as bar:
         pending: deque = deque()
         queue_names = iter(names)

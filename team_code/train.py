@@ -10,7 +10,6 @@ import copy
 import hashlib
 import importlib.metadata
 import json
-import os
 import platform
 import sys
 import time
@@ -76,7 +75,7 @@ def train(train_dir: str | Path, model_dir: str | Path, options: TrainOptions) -
 
 def _train(train_dir: Path, model_dir: Path, options: TrainOptions, world: "distributed.World") -> dict | None:
     device = pick_device()
-    torch.set_num_threads(options.threads or max(1, (os.cpu_count() or 1) // world.local_size))
+    torch.set_num_threads(options.threads or max(1, distributed.cpu_cores() // world.local_size))
     model_dir.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(options.cache_dir) if options.cache_dir else model_dir / "cache"
     progress = options.progress and world.rank == 0

@@ -1,7 +1,6 @@
 """driver.py on real and hostile inputs: every readable record labelled, every unreadable one named, nothing half-written."""
 import json
 import os
-import pickle
 import shutil
 import signal
 import subprocess
@@ -14,7 +13,7 @@ import pytest
 import scipy.io
 
 from team_code.outputs import read_output
-from team_code.records import STANDARD_LEADS, write_record
+from team_code.records import write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,13 +1,11 @@
 """train_model.py -> MODEL_DIR -> driver.py -> evaluate.py, as a user runs them, on generated records."""
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
