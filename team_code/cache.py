@@ -170,7 +170,10 @@ class CachedRecords:
                         for k, i in enumerate(chunk):  # one chunk per record, stored raw: no HDF5 selection
                             raw[k] = np.frombuffer(signals.id.read_direct_chunk((int(i), 0, 0))[1],
                                                    dtype="<i2").reshape(12, preprocess.LENGTH)
-                        xt = torch.from_numpy(raw).float().mul_(1.0 / MICROVOLTS)
+                        # numpy, not torch: a torch op here would start a second intra-op thread team
+                        # competing with the training step's for the same cores.
+                        signal = np.multiply(raw, np.float32(1.0 / MICROVOLTS), dtype=np.float32)
+                        xt = torch.from_numpy(signal)
                         if pin_memory:
                             xt = xt.pin_memory()
                         ahead.put((chunk, xt, torch.from_numpy(self.labels[chunk])))

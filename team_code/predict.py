@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -50,29 +51,26 @@ def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | 
 
     with ThreadPoolExecutor(max_workers=min(4, cpu_cores())) as pool, \
             tqdm(total=len(names), desc="labelling records", unit="rec", disable=not progress, file=sys.stderr) as bar:
-        pending: deque = deque()
-        queue_names = iter(names)
-        for name in queue_names:  # keep a bounded window of reads in flight so memory stays flat
-            pending.append((name, pool.submit(_prepare, test_dir, name)))
-            if len(pending) < 2 * batch_size:
-                continue
-            _collect(pending.popleft(), batch_names, batch, failures, bar)
-            if len(batch) == batch_size:
-                flush()
-        while pending:
-            _collect(pending.popleft(), batch_names, batch, failures, bar)
+        for name, future in _read_ahead(pool, test_dir, names, window=2 * batch_size):
+            try:
+                batch.append(future.result())
+                batch_names.append(name)
+            except RecordError as error:
+                failures.append((name, str(error)))
+                tqdm.write(f"error: record {name}: {error}", file=sys.stderr)
+            bar.update(1)
             if len(batch) == batch_size:
                 flush()
         flush()
     return done, failures
 
 
-def _collect(item, batch_names: list[str], batch: list[np.ndarray], failures: list[tuple[str, str]], bar: tqdm) -> None:
-    name, future = item
-    try:
-        batch.append(future.result())
-        batch_names.append(name)
-    except RecordError as error:
-        failures.append((name, str(error)))
-        tqdm.write(f"error: record {name}: {error}", file=sys.stderr)
-    bar.update(1)
+def _read_ahead(pool: ThreadPoolExecutor, directory: Path, names: list[str], window: int
+                ) -> Iterator[tuple[str, Future]]:
+    """(name, future) in order, with at most `window` reads in flight so memory stays flat."""
+    pending: deque = deque()
+    for name in names:
+        pending.append((name, pool.submit(_prepare, directory, name)))
+        if len(pending) >= window:
+            yield pending.popleft()
+    yield from pending
