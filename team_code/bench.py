@@ -168,9 +168,10 @@ def cpsc_sized(work: Path, epochs: int) -> str:
     return (f"CPSC-sized run (6,877 generated records of 6-60 s, generated in {generated:.0f} s): "
             f"`train_model.py --folds 10 --epochs {epochs}` took {seconds / 60:.1f} min with peak RSS {rss:.0f} MiB; "
             f"an epoch (6,190 records trained, 687 validated) took {np.mean(epoch_seconds):.1f} s on average, "
-            f"and everything else (start-up, caching, threshold tuning, reports) {rest:.0f} s. "
-            f"At that rate 10 folds x 10 epochs take {(rest + 100 * np.mean(epoch_seconds)) / 60:.0f} min "
-            f"(an extrapolation from the {len(epoch_seconds)} measured epochs).")
+            f"and everything else (start-up, caching, threshold tuning, reports) {rest:.0f} s."
+            + ("" if epochs == 10 else f" At that rate 10 folds x 10 epochs take "
+               f"{(rest + 100 * np.mean(epoch_seconds)) / 60:.0f} min (an extrapolation from the "
+               f"{len(epoch_seconds)} measured epochs)."))
 
 
 def _measure(command: list[str]) -> tuple[float, float]:
