@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from team_code.distributed import cpu_cores
@@ -33,6 +34,7 @@ def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | 
     test_dir, output_dir = Path(test_dir), Path(output_dir)
     names = record_names(test_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cpu_cores())
     failures: list[tuple[str, str]] = []
     done = 0
     batch_names: list[str] = []
