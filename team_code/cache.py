@@ -14,7 +14,7 @@ import queue
 import sys
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +25,9 @@ from tqdm import tqdm
 
 from team_code import preprocess
 from team_code.atomic import atomic_path
-from team_code.distributed import cpu_cores
 from team_code.labels import CLASSES, to_vector
 from team_code.records import RecordError, load_record
+from team_code.workers import cpu_cores, read_ahead
 
 CACHE_VERSION = 2
 MICROVOLTS = 1000.0  # stored counts per mV
@@ -94,11 +94,12 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = Tr
                                    chunks=(1, 12, preprocess.LENGTH), maxshape=(None, 12, preprocess.LENGTH))
         labels = np.zeros((len(names), len(CLASSES)), dtype=np.uint8)
         kept: list[str] = []
-        paths = [data_dir / name for name in names]
-        with ProcessPoolExecutor(workers) if workers > 1 and len(names) > 64 else _Serial() as pool:
-            results = pool.map(_load_one, paths, chunksize=16)
-            for name, (signal, label, reason) in tqdm(zip(names, results), total=len(names), desc="caching records",
-                                                       unit="rec", disable=not progress, file=sys.stderr):
+        # One task per record and a bounded window of them in flight: results wait in memory only until written.
+        with ProcessPoolExecutor(workers) if workers > 1 and len(names) > 64 else ThreadPoolExecutor(1) as pool:
+            ahead = read_ahead(pool, _load_one, [data_dir / name for name in names], window=4 * workers)
+            for record_path, future in tqdm(ahead, total=len(names), desc="caching records", unit="rec",
+                                            disable=not progress, file=sys.stderr):
+                signal, label, reason = future.result()
                 if reason is not None:
                     skipped.append(reason)
                     if report:
@@ -106,7 +107,7 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = Tr
                     continue
                 signals[len(kept)] = signal
                 labels[len(kept)] = label
-                kept.append(name)
+                kept.append(record_path.name)
         signals.resize(len(kept), axis=0)
         f.create_dataset("labels", data=labels[: len(kept)])
         f.create_dataset("names", data=np.array(kept, dtype=object), dtype=h5py.string_dtype())
@@ -121,19 +122,6 @@ def _summarise(total: int, skipped: list[str]) -> None:
     if skipped:
         print(f"skipped {len(skipped)} of {total} records (unreadable or without one of the nine labels); "
               f"training on {total - len(skipped)}", file=sys.stderr)
-
-
-class _Serial:
-    """Stand-in for a process pool on small inputs (no start-up cost)."""
-
-    def __enter__(self) -> "_Serial":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def map(self, fn, items, chunksize: int = 1):
-        return map(fn, items)
 
 
 @dataclass

@@ -6,20 +6,19 @@ read and preprocessed by worker threads a little ahead of the network, which wor
 from __future__ import annotations
 
 import sys
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from team_code.distributed import cpu_cores
 from team_code.inference import Ensemble
 from team_code.outputs import write_output
 from team_code.preprocess import prepare_signal
 from team_code.records import RecordError, check_record_name, load_record, record_names
+from team_code.workers import cpu_cores, read_ahead
 
 
 def _prepare(directory: Path, name: str) -> np.ndarray:
@@ -53,7 +52,7 @@ def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | 
 
     with ThreadPoolExecutor(max_workers=min(4, cpu_cores())) as pool, \
             tqdm(total=len(names), desc="labelling records", unit="rec", disable=not progress, file=sys.stderr) as bar:
-        for name, future in _read_ahead(pool, test_dir, names, window=2 * batch_size):
+        for name, future in read_ahead(pool, partial(_prepare, test_dir), names, window=2 * batch_size):
             try:
                 batch.append(future.result())
                 batch_names.append(name)
@@ -66,13 +65,3 @@ def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | 
         flush()
     return done, failures
 
-
-def _read_ahead(pool: ThreadPoolExecutor, directory: Path, names: list[str], window: int
-                ) -> Iterator[tuple[str, Future]]:
-    """(name, future) in order, with at most `window` reads in flight so memory stays flat."""
-    pending: deque = deque()
-    for name in names:
-        pending.append((name, pool.submit(_prepare, directory, name)))
-        if len(pending) >= window:
-            yield pending.popleft()
-    yield from pending

@@ -29,6 +29,7 @@ from team_code.inference import FORMAT_VERSION, pick_device, predict_probabiliti
 from team_code.labels import CLASSES
 from team_code.model import DEFAULT_LEARNING_RATE, build_model
 from team_code.thresholds import tune_thresholds
+from team_code.workers import cpu_cores
 
 
 class TrainingError(RuntimeError):
@@ -75,7 +76,7 @@ def train(train_dir: str | Path, model_dir: str | Path, options: TrainOptions) -
 
 def _train(train_dir: Path, model_dir: Path, options: TrainOptions, world: "distributed.World") -> dict | None:
     device = pick_device()
-    torch.set_num_threads(options.threads or max(1, distributed.cpu_cores() // world.local_size))
+    torch.set_num_threads(options.threads or max(1, cpu_cores() // world.local_size))
     model_dir.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(options.cache_dir) if options.cache_dir else model_dir / "cache"
     progress = options.progress and world.rank == 0

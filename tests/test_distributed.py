@@ -1,12 +1,10 @@
-"""torchrun with 2 gloo processes gives the same model as one process; the core count that sizes thread pools."""
+"""torchrun with 2 gloo processes gives the same model as one process (same folds, weights, thresholds)."""
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
-
-from team_code import distributed
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--folds", "4", "--epochs", "1", "--seed", "2", "--threads", "1", "--quiet"]
@@ -59,29 +57,3 @@ def test_a_failing_rank_fails_the_job_with_its_error(synth_train_dir, tmp_path):
     assert "planted failure on rank 1" in result.stderr
     assert not (tmp_path / "model" / "config.json").exists()
 
-
-def test_cgroup_quota_v2_and_v1(tmp_path):
-    v2 = tmp_path / "v2"
-    v2.mkdir()
-    (v2 / "cpu.max").write_text("150000 100000\n")
-    assert distributed.cgroup_cpu_quota(v2) == 1.5
-    (v2 / "cpu.max").write_text("max 100000\n")
-    assert distributed.cgroup_cpu_quota(v2) is None
-    v1 = tmp_path / "v1" / "cpu"
-    v1.mkdir(parents=True)
-    (v1 / "cpu.cfs_quota_us").write_text("200000\n")
-    (v1 / "cpu.cfs_period_us").write_text("100000\n")
-    assert distributed.cgroup_cpu_quota(tmp_path / "v1") == 2.0
-    (v1 / "cpu.cfs_quota_us").write_text("-1\n")
-    assert distributed.cgroup_cpu_quota(tmp_path / "v1") is None
-    assert distributed.cgroup_cpu_quota(tmp_path / "absent") is None
-
-
-def test_cpu_cores_is_capped_by_the_quota(monkeypatch):
-    monkeypatch.setattr(distributed.os, "sched_getaffinity", lambda pid: set(range(16)))
-    monkeypatch.setattr(distributed, "cgroup_cpu_quota", lambda: 2.5)
-    assert distributed.cpu_cores() == 3
-    monkeypatch.setattr(distributed, "cgroup_cpu_quota", lambda: None)
-    assert distributed.cpu_cores() == 16
-    monkeypatch.setattr(distributed, "cgroup_cpu_quota", lambda: 0.2)
-    assert distributed.cpu_cores() == 1
