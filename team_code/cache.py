@@ -162,9 +162,10 @@ class CachedRecords:
                         # competing with the training step's for the same cores.
                         signal = np.multiply(raw, np.float32(1.0 / MICROVOLTS), dtype=np.float32)
                         xt = torch.from_numpy(signal)
-                        if pin_memory:
-                            xt = xt.pin_memory()
-                        ahead.put((chunk, xt, torch.from_numpy(self.labels[chunk])))
+                        yt = torch.from_numpy(self.labels[chunk])
+                        if pin_memory:  # so both copies to the GPU are asynchronous
+                            xt, yt = xt.pin_memory(), yt.pin_memory()
+                        ahead.put((chunk, xt, yt))
                 ahead.put(None)
             except BaseException as error:  # surfaced in the consumer
                 ahead.put(error)
