@@ -33,7 +33,7 @@ from team_code.labels import CLASSES
 from team_code.metrics import fbeta_gbeta
 from team_code.model import ARCHITECTURES, build_model
 from team_code.thresholds import apply_thresholds, tune_thresholds
-from team_code.train import TrainOptions, _train_fold, categorical_cross_entropy
+from team_code.train import TrainOptions, train_fold, categorical_cross_entropy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,7 +100,7 @@ def scores_after_same_epochs(work: Path, train_n: int, test_n: int, epochs: int,
         for arch in ARCHITECTURES:
             options = TrainOptions(folds=5, epochs=epochs, arch=arch, seed=seed, progress=False)
             start = time.perf_counter()
-            result = _train_fold(train, folds, 0, options, device, work / f"model_{arch}", "bench", progress=False)
+            result = train_fold(train, folds, 0, options, device, work / f"model_{arch}", "bench", progress=False)
             seconds = time.perf_counter() - start
             thresholds, _ = tune_thresholds(train.labels[folds[0]].astype(bool), np.asarray(result["probabilities"]))
             model = build_model(arch)

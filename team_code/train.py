@@ -96,7 +96,7 @@ def _train(train_dir: Path, model_dir: Path, options: TrainOptions, world: "dist
     for fold in range(world.rank, options.folds, world.size):
         results[fold] = _load_fold(model_dir, fold, fingerprint, data.names, folds[fold])
         if results[fold] is None:
-            results[fold] = _train_fold(data, folds, fold, options, device, model_dir, fingerprint, progress)
+            results[fold] = train_fold(data, folds, fold, options, device, model_dir, fingerprint, progress)
         elif progress:
             tqdm.write(f"fold {fold + 1}/{options.folds}: finished earlier, loaded from {model_dir}", file=sys.stderr)
     gathered = world.gather(results)
@@ -145,8 +145,10 @@ def _load_fold(model_dir: Path, fold: int, fingerprint: str, names: list[str], v
     return result
 
 
-def _train_fold(data: CachedRecords, folds: list[np.ndarray], fold: int, options: TrainOptions,
-                device: torch.device, model_dir: Path, fingerprint: str, progress: bool) -> dict:
+def train_fold(data: CachedRecords, folds: list[np.ndarray], fold: int, options: TrainOptions,
+               device: torch.device, model_dir: Path, fingerprint: str, progress: bool) -> dict:
+    """Train one fold for options.epochs, keep the epoch with the lowest validation cross-entropy, checkpoint it
+    in model_dir, and return its history, weights and out-of-fold probabilities (the benchmark calls it too)."""
     val = folds[fold]
     train_idx = np.sort(np.concatenate([f for k, f in enumerate(folds) if k != fold]))
     torch.manual_seed(options.seed * 1000 + fold)

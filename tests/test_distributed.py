@@ -42,12 +42,12 @@ def test_a_failing_rank_fails_the_job_with_its_error(synth_train_dir, tmp_path):
         "import os, sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "import team_code.train as t\n"
-        "real = t._train_fold\n"
+        "real = t.train_fold\n"
         "def failing(*args, **kwargs):\n"
         "    if os.environ['RANK'] == '1':\n"
         "        raise RuntimeError('planted failure on rank 1')\n"
         "    return real(*args, **kwargs)\n"
-        "t._train_fold = failing\n"
+        "t.train_fold = failing\n"
         "import train_model\n"
         "sys.exit(train_model.main())\n")
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
