@@ -14,7 +14,8 @@ def test_bench_quick_writes_a_table(tmp_path):
     text = table.read_text()
     assert text.startswith("Machine: ")
     for row in ("| parameters |", "| forward FLOPs per record |", "| training, records/s |",
-                "| inference, ms/record |", "| F2 after 1 epoch(s)", "| G2 after 1 epoch(s)", "F2 / G2 per seed: crnn ", "| 1x | 10 |", "| 8x | 80 |",
+                "| inference, ms/record |", "| F2 after 1 epoch(s)", "| G2 after 1 epoch(s)",
+                "F2 / G2 per seed: crnn ", "| 1x | 10 |", "| 8x | 80 |",
                 "driver.py with a 10-fold ensemble"):
         assert row in text, row
 

@@ -56,4 +56,3 @@ def test_a_failing_rank_fails_the_job_with_its_error(synth_train_dir, tmp_path):
     assert result.returncode != 0
     assert "planted failure on rank 1" in result.stderr
     assert not (tmp_path / "model" / "config.json").exists()
-

@@ -32,7 +32,6 @@ def test_cpu_cores_is_capped_by_the_quota(monkeypatch):
     assert workers.cpu_cores() == 1
 
 
-
 def test_read_ahead_keeps_order_and_bounds_the_tasks_in_flight():
     lock, started, peak, consumed = threading.Lock(), [0], [0], [0]
 
