@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=None, help="write the Markdown table here (default: print only)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs for the score comparison (default 3)")
     parser.add_argument("--seeds", type=int, default=None, help="training seeds per network in the score comparison "
-                        "(default 3; each paper run takes ~10 min on 2 CPU cores)")
+                        "(default 3; each paper run took ~6 min on 2 CPU cores)")
     parser.add_argument("--cpsc-epochs", type=int, default=None, metavar="E",
                         help="only run a CPSC-sized training (6,877 records, 10 folds x E epochs) and report it")
     args = parser.parse_args(argv)
