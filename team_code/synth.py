@@ -694,7 +694,13 @@ def generate_record(rng: np.random.Generator, labels: Sequence[str], seconds: fl
         "qrs_ms": round(conducted.qrs * 1000, 1), "qt_ms": round(qt * 1000, 1),
         "qtc_ms": round(qt / math.sqrt(heart.rr) * 1000, 1), "axis_deg": round(heart.axis, 1),
         "pac_beats": sum(bool(k == "pac" and 0 <= t < seconds) for t, k in zip(beats.atrial_t, beats.atrial_kind)),
-        "pvc_beats": sum(k.startswith("pvc") for _, k in inside), "pvc_pattern": heart.pvc_pattern if heart.pvc
+        "pvc_beats": sum(k.startswith("pvc") for _, k in inside),
+        # Where the abnormal beats are (s from the record's start), for checking explanations against the truth:
+        # P-wave onsets of PACs, QRS onsets of PVCs, and the f-wave stretches of AF.
+        "pac_times_s": [round(float(t), 4) for t, k in zip(beats.atrial_t, beats.atrial_kind) if k == "pac" and 0 <= t < seconds],
+        "pvc_times_s": [round(float(t), 4) for t, k in inside if k.startswith("pvc")],
+        "af_segments_s": [[0.0, n / fs]] if heart.af else [],
+        "pvc_pattern": heart.pvc_pattern if heart.pvc
         else None, "st_leads": heart.st_leads, **meta,
     }
     return signal, meta
