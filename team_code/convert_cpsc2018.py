@@ -7,15 +7,19 @@ An unreadable file gets one line naming it and the conversion goes on; the exit 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm import tqdm
 
+from team_code import log
 from team_code.records import RecordError, check_record_name, load_cpsc2018, read_cpsc_reference, write_record
 
 CPSC_FS = 500  # every CPSC 2018 recording is sampled at 500 Hz
+
+logger = logging.getLogger(__name__)
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -24,18 +28,20 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("dst", type=Path, help="directory to write NAME.hea + NAME.mat records into")
     parser.add_argument("--reference", type=Path, default=None,
                         help="labels file (default: SRC/REFERENCE.csv when it exists)")
+    log.add_arguments(parser, quiet_help="only warnings and errors (each failed file, empty labels), no progress bar")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Convert every SRC/A*.mat; return 0 when all converted, 1 when any failed, 2 on unusable arguments."""
     args = _parse_args(argv)
+    log.configure(quiet=args.quiet, verbose=args.verbose)
     src, dst = args.src, args.dst
     if not src.is_dir():
-        print(f"error: {src}: not a directory", file=sys.stderr)
+        logger.error(f"error: {src}: not a directory")
         return 2
     if dst.resolve() == src.resolve():
-        print(f"error: DST {dst} is SRC; converted records must go to another directory", file=sys.stderr)
+        logger.error(f"error: DST {dst} is SRC; converted records must go to another directory")
         return 2
 
     reference_path = args.reference
@@ -46,15 +52,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             reference = read_cpsc_reference(reference_path)
         except RecordError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            logger.error(f"error: {exc}")
             return 2
 
     sources = sorted(p for p in src.glob("A*.mat") if p.is_file())
     if not sources:
-        print(f"error: {src}: no A*.mat files to convert", file=sys.stderr)
+        logger.error(f"error: {src}: no A*.mat files to convert")
         return 2
     failed = unlabeled = 0
-    for path in tqdm(sources, desc="converting", unit="record"):
+    for path in tqdm(sources, desc="converting", unit="record", disable=not log.progress_bars()):
         name = path.name[: -len(".mat")]
         try:
             check_record_name(name, str(path))
@@ -63,19 +69,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_record(dst, name, signal, CPSC_FS, age, sex, labels)
         except RecordError as exc:
             failed += 1
-            tqdm.write(str(exc), file=sys.stderr)
+            logger.error(str(exc))
             continue
         except OSError as exc:
             failed += 1
-            tqdm.write(f"{path}: cannot write the record to {dst} ({exc.strerror or exc})", file=sys.stderr)
+            logger.error(f"{path}: cannot write the record to {dst} ({exc.strerror or exc})")
             continue
         unlabeled += not labels
 
     converted = len(sources) - failed
-    print(f"converted {converted} of {len(sources)} records from {src} to {dst}; {failed} failed", file=sys.stderr)
+    logger.info(f"converted {converted} of {len(sources)} records from {src} to {dst}; {failed} failed")
     if unlabeled:
         why = f"no labels in {reference_path}" if reference is not None else "no REFERENCE.csv found"
-        print(f"warning: {unlabeled} records written with an empty #Dx: ({why})", file=sys.stderr)
+        logger.warning(f"warning: {unlabeled} records written with an empty #Dx: ({why})")
     return 1 if failed else 0
 
 

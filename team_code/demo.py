@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
          "--epochs", str(args.epochs), "--seed", str(args.seed))
     for test in ("test_synth", "test_altsim"):
         _run("driver.py", str(work / "model"), str(work / test), str(work / f"out_{test}"))
-        _run("evaluate.py", str(work / test), str(work / f"out_{test}"), str(work / f"scores_{test}.txt"), "--per-class")
+        _run("evaluate.py", str(work / test), str(work / f"out_{test}"), str(work / f"scores_{test}.txt"),
+             "--per-class")
     print(f"\ndemo: done in {time.perf_counter() - start:.0f} s. test_synth comes from the training generator; "
           "test_altsim from an independently written simulator of the same nine definitions. "
           f"Model and cross-validation report: {work / 'model' / 'cv_report.md'}")

@@ -20,7 +20,7 @@ class World:
     local_size: int = 1
 
     @classmethod
-    def start(cls) -> "World":
+    def start(cls) -> World:
         """Join the process group torchrun set up (NCCL on GPU, gloo on CPU), or stay a single process."""
         size = int(os.environ.get("WORLD_SIZE", 1))
         if size <= 1:

@@ -72,5 +72,8 @@ def _repair(labels: np.ndarray, assignment: np.ndarray, ideal: np.ndarray, folds
         i = np.flatnonzero((assignment == a) & (kind_of == t))[0]
         j = np.flatnonzero((assignment == b) & (kind_of == u))[0]
         assignment[i], assignment[j] = b, a
-        members[a, t] -= 1; members[b, t] += 1; members[b, u] -= 1; members[a, u] += 1
+        members[a, t] -= 1
+        members[b, t] += 1
+        members[b, u] -= 1
+        members[a, u] += 1
     return assignment

@@ -44,15 +44,18 @@ def cv_report(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndar
 def to_markdown(report: dict) -> str:
     """The report as a page: overall scores, the per-class table laid out like the paper's, and the folds."""
     lines = ["# Cross-validation report", "",
-             f"{report['records']} records, {len(report['folds'])} folds; out-of-fold predictions with the tuned thresholds.",
+             f"{report['records']} records, {len(report['folds'])} folds; "
+             "out-of-fold predictions with the tuned thresholds.",
              "", "| F2 | G2 | mean(F2, G2) | AUROC | AUPRC | Accuracy | F-measure |", "|---|---|---|---|---|---|---|",
-             f"| {report['f2']:.3f} | {report['g2']:.3f} | {(report['f2'] + report['g2']) / 2:.3f} | {report['auroc']:.3f} "
+             f"| {report['f2']:.3f} | {report['g2']:.3f} | {(report['f2'] + report['g2']) / 2:.3f} "
+             f"| {report['auroc']:.3f} "
              f"| {report['auprc']:.3f} | {report['accuracy']:.3f} | {report['f_measure']:.3f} |", "",
              "| Class | n | Precision | Recall | F2 | G2 | Threshold |", "|---|---|---|---|---|---|---|"]
     for c, row in report["per_class"].items():
         lines.append(f"| {c} | {row['n']} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f2']:.3f} "
                      f"| {row['g2']:.3f} | {report['thresholds'][c]:.3f} |")
-    lines += ["", "| Fold | Best epoch | Val cross-entropy | Train loss at best | Seconds (all epochs) |", "|---|---|---|---|---|"]
+    lines += ["", "| Fold | Best epoch | Val cross-entropy | Train loss at best | Seconds (all epochs) |",
+              "|---|---|---|---|---|"]
     for fold in report["folds"]:
         best = fold["history"][fold["best_epoch"] - 1]
         lines.append(f"| {fold['fold'] + 1} | {fold['best_epoch']} | {fold['best_val_cross_entropy']:.4f} "

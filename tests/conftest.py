@@ -1,11 +1,24 @@
 """Shared fixtures: the real sample records kept beside the repository (never copied into it)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
 REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared/data/real-samples"
+
+
+@pytest.fixture(autouse=True)
+def library_log_level():
+    """Every test starts and ends with team_code logging as importing it leaves it (warnings and errors only), so a
+    command's main() run in-process does not turn on progress bars and INFO lines for the tests after it."""
+    from team_code import log
+
+    log.configure(quiet=True)
+    yield
+    log.configure(quiet=True)
+    assert logging.getLogger("team_code").level == logging.WARNING
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ ST levels and RR irregularity are measured on the signal itself.
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -24,7 +24,7 @@ LEAD = {name: i for i, name in enumerate(STANDARD_LEADS)}
 CONTIGUOUS = [("aVL", "I"), ("II", "aVF"), ("aVF", "III")] + [(f"V{k}", f"V{k + 1}") for k in range(1, 6)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _record(labels: tuple[str, ...], seed: int, seconds: float = 10.0) -> tuple[np.ndarray, dict]:
     signal, info = altsim.generate_record(np.random.default_rng([seed, 99]), labels, seconds)
     high_pass = scipy.signal.butter(2, 0.3, btype="high", fs=FS, output="sos")  # baseline wander out
