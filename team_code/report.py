@@ -10,6 +10,7 @@ import numpy as np
 from team_code import metrics
 from team_code.atomic import write_text
 from team_code.labels import CLASSES
+from team_code.results import ClassScores, CVReport
 from team_code.thresholds import apply_thresholds
 
 
@@ -22,47 +23,47 @@ def write_oof(path: Path, names: list[str], fold_of: np.ndarray, labels: np.ndar
     write_text(path, out.getvalue())
 
 
-def cv_report(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray, folds: list[dict]) -> dict:
-    """Scores of the out-of-fold predictions with the tuned thresholds, exactly as evaluate.py scores."""
+def cv_report(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray, folds: list[dict]
+              ) -> CVReport:
+    """Scores of the out-of-fold predictions with the tuned thresholds, exactly as evaluate.py scores; `folds` is
+    each fold's FoldResult.summary()."""
     labels = np.asarray(labels, dtype=bool)
     binary = apply_thresholds(probabilities, thresholds)
     measures = metrics.beta_measures(labels, binary)
     auroc, auprc = metrics.auc(labels, probabilities)
-    return {
-        "records": int(len(labels)),
-        "f2": float(measures["f_beta"]), "g2": float(measures["g_beta"]),
-        "accuracy": float(measures["accuracy"]), "f_measure": float(measures["f_measure"]),
-        "auroc": float(auroc), "auprc": float(auprc),
-        "thresholds": {c: float(t) for c, t in zip(CLASSES, thresholds)},
-        "per_class": {c: {"n": int(labels[:, k].sum()), "precision": float(measures["precision"][k]),
-                          "recall": float(measures["recall"][k]), "f2": float(measures["f_beta_per_class"][k]),
-                          "g2": float(measures["g_beta_per_class"][k])} for k, c in enumerate(CLASSES)},
-        "folds": folds,
-    }
+    return CVReport(
+        records=int(len(labels)),
+        f2=float(measures["f_beta"]), g2=float(measures["g_beta"]),
+        accuracy=float(measures["accuracy"]), f_measure=float(measures["f_measure"]),
+        auroc=float(auroc), auprc=float(auprc),
+        thresholds={c: float(t) for c, t in zip(CLASSES, thresholds)},
+        per_class={c: ClassScores(n=int(labels[:, k].sum()), precision=float(measures["precision"][k]),
+                                  recall=float(measures["recall"][k]), f2=float(measures["f_beta_per_class"][k]),
+                                  g2=float(measures["g_beta_per_class"][k])) for k, c in enumerate(CLASSES)},
+        folds=folds,
+    )
 
 
-def to_markdown(report: dict) -> str:
+def to_markdown(report: CVReport) -> str:
     """The report as a page: overall scores, the per-class table laid out like the paper's, and the folds."""
     lines = ["# Cross-validation report", "",
-             f"{report['records']} records, {len(report['folds'])} folds; "
-             "out-of-fold predictions with the tuned thresholds.",
+             f"{report.records} records, {len(report.folds)} folds; out-of-fold predictions with the tuned thresholds.",
              "", "| F2 | G2 | mean(F2, G2) | AUROC | AUPRC | Accuracy | F-measure |", "|---|---|---|---|---|---|---|",
-             f"| {report['f2']:.3f} | {report['g2']:.3f} | {(report['f2'] + report['g2']) / 2:.3f} "
-             f"| {report['auroc']:.3f} "
-             f"| {report['auprc']:.3f} | {report['accuracy']:.3f} | {report['f_measure']:.3f} |", "",
+             f"| {report.f2:.3f} | {report.g2:.3f} | {(report.f2 + report.g2) / 2:.3f} | {report.auroc:.3f} "
+             f"| {report.auprc:.3f} | {report.accuracy:.3f} | {report.f_measure:.3f} |", "",
              "| Class | n | Precision | Recall | F2 | G2 | Threshold |", "|---|---|---|---|---|---|---|"]
-    for c, row in report["per_class"].items():
-        lines.append(f"| {c} | {row['n']} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f2']:.3f} "
-                     f"| {row['g2']:.3f} | {report['thresholds'][c]:.3f} |")
+    for c, row in report.per_class.items():
+        lines.append(f"| {c} | {row.n} | {row.precision:.3f} | {row.recall:.3f} | {row.f2:.3f} "
+                     f"| {row.g2:.3f} | {report.thresholds[c]:.3f} |")
     lines += ["", "| Fold | Best epoch | Val cross-entropy | Train loss at best | Seconds (all epochs) |",
               "|---|---|---|---|---|"]
-    for fold in report["folds"]:
+    for fold in report.folds:
         best = fold["history"][fold["best_epoch"] - 1]
         lines.append(f"| {fold['fold'] + 1} | {fold['best_epoch']} | {fold['best_val_cross_entropy']:.4f} "
                      f"| {best['train_loss']:.4f} | {sum(h['seconds'] for h in fold['history']):.1f} |")
     return "\n".join(lines) + "\n"
 
 
-def write_reports(model_dir: Path, report: dict) -> None:
-    write_text(model_dir / "cv_report.json", json.dumps(report, indent=2))
+def write_reports(model_dir: Path, report: CVReport) -> None:
+    write_text(model_dir / "cv_report.json", json.dumps(report.to_json(), indent=2))
     write_text(model_dir / "cv_report.md", to_markdown(report))
