@@ -27,6 +27,7 @@ import numpy as np
 import scipy.signal
 from tqdm import tqdm
 
+from team_code import log
 from team_code.labels import CLASSES
 from team_code.records import write_record
 
@@ -756,13 +757,13 @@ def draw_labels(rng: np.random.Generator, seconds: float) -> list[str]:
 
 
 def generate_dataset(out_dir: str | Path, n: int, seed: int, seconds: tuple[float, float] = (8.0, 30.0),
-                     prefix: str = "X", progress: bool = True) -> list[str]:
+                     prefix: str = "X") -> list[str]:
     """Write n records NAME.hea + NAME.mat to out_dir; the same seed gives the same files. Returns the names."""
     low, high = seconds
     if not MIN_SECONDS <= low <= high:
         raise ValueError(f"seconds must satisfy {MIN_SECONDS} <= min <= max, got {seconds}")
     names = []
-    for i in tqdm(range(n), desc="altsim records", disable=not progress):
+    for i in tqdm(range(n), desc="altsim records", disable=not log.progress_bars()):
         rng = np.random.default_rng([seed, i])
         duration = round(_u(rng, low, high), 1)
         labels = draw_labels(rng, duration)
@@ -782,7 +783,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-seconds", type=float, default=8.0)
     parser.add_argument("--max-seconds", type=float, default=30.0)
     parser.add_argument("--prefix", default="X", help="record names are PREFIX00001, PREFIX00002, ...")
+    log.add_arguments(parser, quiet_help="no progress bar")
     args = parser.parse_args(argv)
+    log.configure(quiet=args.quiet, verbose=args.verbose)
     if args.n < 0:
         parser.error("--n must be >= 0")
     try:

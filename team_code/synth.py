@@ -21,6 +21,7 @@ import numpy as np
 from scipy import signal as sps
 from tqdm import tqdm
 
+from team_code import log
 from team_code.labels import CLASSES
 from team_code.records import STANDARD_LEADS, write_record
 
@@ -712,7 +713,7 @@ def _record_rng(seed: int, index: int) -> np.random.Generator:
 
 
 def generate_dataset(out_dir: str | Path, n: int, seed: int, min_seconds: float = 6.0, max_seconds: float = 60.0,
-                     prefix: str = "S", progress: bool = True) -> list[str]:
+                     prefix: str = "S") -> list[str]:
     """Write n records PREFIX00001.hea/.mat ... into out_dir (CinC 2020 format); return their names.
 
     Record i depends only on (seed, i); durations outside [min_seconds, max_seconds] are clipped to it.
@@ -722,7 +723,7 @@ def generate_dataset(out_dir: str | Path, n: int, seed: int, min_seconds: float 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     names = []
-    for i in tqdm(range(n), desc="synthetic records", unit="rec", disable=not progress):
+    for i in tqdm(range(n), desc="synthetic records", unit="rec", disable=not log.progress_bars()):
         rng = _record_rng(seed, i)
         labels = sample_labels(rng)
         seconds = float(np.clip(sample_seconds(rng), min_seconds, max_seconds))
@@ -796,16 +797,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=60.0, help="longest record (default 60 s)")
     parser.add_argument("--prefix", default="S", help="record name prefix (default S)")
     parser.add_argument("--plot", metavar="FILE.png", help="draw one record per class, 12 leads, into FILE.png")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    log.add_arguments(parser, quiet_help="no progress bar")
     args = parser.parse_args(argv)
+    log.configure(quiet=args.quiet, verbose=args.verbose)
     if args.out_dir is None and args.plot is None:
         parser.error("give OUT_DIR, --plot FILE.png, or both")
     if args.plot:
         plot_classes(args.plot, seed=args.seed)
     if args.out_dir:
         try:
-            generate_dataset(args.out_dir, args.n, args.seed, args.min_seconds, args.max_seconds, args.prefix,
-                             progress=not args.quiet)
+            generate_dataset(args.out_dir, args.n, args.seed, args.min_seconds, args.max_seconds, args.prefix)
         except ValueError as err:
             parser.error(str(err))
     return 0

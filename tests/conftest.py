@@ -35,7 +35,7 @@ def synth_train_dir(tmp_path_factory) -> Path:
     from team_code.synth import generate_dataset
 
     directory = tmp_path_factory.mktemp("synth") / "train"
-    generate_dataset(directory, n=30, seed=3, min_seconds=8, max_seconds=10, progress=False)
+    generate_dataset(directory, n=30, seed=3, min_seconds=8, max_seconds=10)
     return directory
 
 

@@ -160,9 +160,9 @@ def test_same_rng_same_record_and_other_seed_another():
 
 
 def test_dataset_is_deterministic_and_written_in_the_cinc_format(tmp_path):
-    first = altsim.generate_dataset(tmp_path / "a", 5, seed=4, seconds=(5, 6), progress=False)
-    again = altsim.generate_dataset(tmp_path / "b", 5, seed=4, seconds=(5, 6), progress=False)
-    other = altsim.generate_dataset(tmp_path / "c", 5, seed=5, seconds=(5, 6), progress=False)
+    first = altsim.generate_dataset(tmp_path / "a", 5, seed=4, seconds=(5, 6))
+    again = altsim.generate_dataset(tmp_path / "b", 5, seed=4, seconds=(5, 6))
+    other = altsim.generate_dataset(tmp_path / "c", 5, seed=5, seconds=(5, 6))
     assert first == again == other == [f"X{i:05d}" for i in range(1, 6)]
     for name in first:
         for ext in (".hea", ".mat"):

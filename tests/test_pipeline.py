@@ -26,8 +26,8 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
-    generate_dataset(root / "train", n=45, seed=1, min_seconds=8, max_seconds=12, progress=False)
-    generate_dataset(root / "test", n=12, seed=2, min_seconds=6, max_seconds=30, progress=False)
+    generate_dataset(root / "train", n=45, seed=1, min_seconds=8, max_seconds=12)
+    generate_dataset(root / "test", n=12, seed=2, min_seconds=6, max_seconds=30)
     return root
 
 

@@ -287,7 +287,7 @@ def test_pac_is_a_narrow_premature_beat_with_a_non_compensatory_pause():
 # Records on disk
 
 def test_written_records_keep_the_limb_lead_identities(tmp_path):
-    names = synth.generate_dataset(tmp_path, n=4, seed=11, min_seconds=6, max_seconds=8, progress=False)
+    names = synth.generate_dataset(tmp_path, n=4, seed=11, min_seconds=6, max_seconds=8)
     assert names == ["S00001", "S00002", "S00003", "S00004"]
     for name in names:
         val = scipy.io.loadmat(tmp_path / f"{name}.mat")["val"]
@@ -306,7 +306,7 @@ def test_written_records_keep_the_limb_lead_identities(tmp_path):
 
 
 def test_same_seed_same_bytes_and_record_i_independent_of_n(tmp_path):
-    kw = dict(seed=5, min_seconds=6, max_seconds=7, progress=False)
+    kw = dict(seed=5, min_seconds=6, max_seconds=7)
     synth.generate_dataset(tmp_path / "a", n=3, **kw)
     synth.generate_dataset(tmp_path / "b", n=3, **kw)
     synth.generate_dataset(tmp_path / "c", n=5, **kw)
@@ -315,12 +315,12 @@ def test_same_seed_same_bytes_and_record_i_independent_of_n(tmp_path):
             copies = [(tmp_path / run / f"{name}{ext}").read_bytes() for run in ("a", "b", "c")]
             assert copies[0] == copies[1] == copies[2]
     other = tmp_path / "d"
-    synth.generate_dataset(other, n=1, seed=6, min_seconds=6, max_seconds=7, progress=False)
+    synth.generate_dataset(other, n=1, seed=6, min_seconds=6, max_seconds=7)
     assert (other / "S00001.mat").read_bytes() != (tmp_path / "a" / "S00001.mat").read_bytes()
 
 
 def test_durations_are_clipped_to_the_requested_range(tmp_path):
-    synth.generate_dataset(tmp_path, n=6, seed=2, min_seconds=6, max_seconds=9, progress=False)
+    synth.generate_dataset(tmp_path, n=6, seed=2, min_seconds=6, max_seconds=9)
     lengths = [int((tmp_path / f"S{i:05d}.hea").read_text().split()[3]) for i in range(1, 7)]
     assert all(6 * FS <= n <= 9 * FS for n in lengths)
 
