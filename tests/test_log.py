@@ -72,3 +72,16 @@ def test_quiet_and_verbose_are_exclusive() -> None:
     assert parser.parse_args([]).quiet is False
     with pytest.raises(SystemExit):
         parser.parse_args(["--quiet", "--verbose"])
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_command_with_quiet_keeps_each_failure_and_drops_the_summary(tmp_path, capsys, quiet: bool) -> None:
+    from team_code import convert_cpsc2018
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "A0001.mat").write_bytes(b"not a MATLAB file")
+    argv = [str(tmp_path / "src"), str(tmp_path / "dst")] + (["--quiet"] if quiet else [])
+    assert convert_cpsc2018.main(argv) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert sum("A0001.mat" in line for line in lines) == 1
+    assert any(line.startswith("converted 0 of 1 records") for line in lines) == (not quiet)
