@@ -89,8 +89,8 @@ def scores_after_same_epochs(work: Path, train_n: int, test_n: int, epochs: int,
     set for the same epochs (selected by validation cross-entropy, thresholds tuned on the held-out fifth), then
     scored on a separate generated test set. At benchmark sizes one run's score moves by ~0.05 with the seed
     alone, so the comparison is made over several seeds."""
-    synth.generate_dataset(work / "train", train_n, seed=101, max_seconds=30, progress=False)
-    synth.generate_dataset(work / "test", test_n, seed=202, max_seconds=30, progress=False)
+    synth.generate_dataset(work / "train", train_n, seed=101, max_seconds=30)
+    synth.generate_dataset(work / "test", test_n, seed=202, max_seconds=30)
     train = CachedRecords.open(build_cache(work / "train", work / "cache", progress=False, report=False))
     test = CachedRecords.open(build_cache(work / "test", work / "cache", progress=False, report=False))
     folds = stratified_folds(train.labels, 5, seed=0)
@@ -124,7 +124,7 @@ def _mean_sd(values: list[float]) -> str:
 
 def train_scaling(work: Path, n: int, factor: int) -> list[tuple[int, float, float]]:
     """(records, peak RSS MiB, seconds) of `train_model.py --folds 2 --epochs 1` on n and factor*n records."""
-    synth.generate_dataset(work / "scale", n * factor, seed=303, max_seconds=30, progress=False)
+    synth.generate_dataset(work / "scale", n * factor, seed=303, max_seconds=30)
     rows = []
     for size in (n, n * factor):
         data = work / f"scale_{size}"
@@ -140,8 +140,8 @@ def train_scaling(work: Path, n: int, factor: int) -> list[tuple[int, float, flo
 
 def driver_speed(work: Path, train_n: int, test_n: int) -> tuple[float, float, float]:
     """(ms/record for the whole driver run, reading included; model load seconds; peak RSS MiB) with 10 folds."""
-    synth.generate_dataset(work / "ens_train", train_n, seed=404, max_seconds=20, progress=False)
-    synth.generate_dataset(work / "ens_test", test_n, seed=505, progress=False)
+    synth.generate_dataset(work / "ens_train", train_n, seed=404, max_seconds=20)
+    synth.generate_dataset(work / "ens_test", test_n, seed=505)
     model = work / "ensemble"
     subprocess.run([sys.executable, "train_model.py", str(work / "ens_train"), str(model), "--folds", "10",
                     "--epochs", "1", "--quiet"], cwd=ROOT, check=True, capture_output=True)
@@ -157,7 +157,7 @@ def driver_speed(work: Path, train_n: int, test_n: int) -> tuple[float, float, f
 def cpsc_sized(work: Path, epochs: int) -> str:
     """A CPSC 2018-sized run: 6,877 generated records (6-60 s), train_model.py with 10 folds x `epochs`."""
     start = time.perf_counter()
-    synth.generate_dataset(work / "cpsc", 6877, seed=2018, progress=False)
+    synth.generate_dataset(work / "cpsc", 6877, seed=2018)
     generated = time.perf_counter() - start
     model = work / "cpsc_model"
     rss, seconds = _measure([sys.executable, "train_model.py", str(work / "cpsc"), str(model), "--folds", "10",
