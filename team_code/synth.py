@@ -419,7 +419,7 @@ def _draw_injury(rng: np.random.Generator, heart: _Heart, has: set[str]) -> None
         # Not a class: a small ST shift within normal limits (early repolarisation, J-point elevation), so that
         # a small shift alone does not mean STD or STE.
         v = _unit(rng.normal(size=3))
-        heart.injury = rng.uniform(0.0, 0.06) * v / np.abs(heart.leads @ v).max()
+        heart.injury = rng.uniform(0.0, 0.05) * v / np.abs(heart.leads @ v).max()
         return
     w = heart.ventricular["conducted"]
     main_t = int(np.argmax(w.c1))
