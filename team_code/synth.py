@@ -5,8 +5,10 @@ the heart is a time-varying 3-D dipole, per beat a sum of Gaussian waves (P, Q, 
 ectopic components), each with its own direction, plus a separate ST-segment (injury current) component. Dower's
 lead vectors project it onto I, II and V1-V6; electrode noise is added to those eight recorded leads and III, aVR,
 aVL, aVF are derived from them as an electrocardiograph does, so the Einthoven and Goldberger identities hold in
-the written integer samples. Rate, axis, amplitudes, intervals and noise are drawn from ranges shared by all
-classes, and record length never depends on the class, so a model has to learn the physiology.
+the written integer samples. Everything a class's definition does not fix varies widely and identically across
+classes — beat-to-beat sinus variability, rate (sinus bradycardia to tachycardia), axis, amplitudes, intervals,
+noise kinds, the recording's filtering, electrode swaps, the sampling rate, record length — so that no
+simulator habit can be learned as the class: a model has to learn the physiology.
 """
 from __future__ import annotations
 
@@ -808,7 +810,7 @@ def generate_record(rng: np.random.Generator, labels: Sequence[str], seconds: fl
     """One 12-lead record (12, n) float32 mV in standard lead order, with its metadata (patient, rhythm,
     intervals, axis). Leads I, II and V1-V6 are rounded to 1 uV before III, aVR, aVL, aVF are derived from
     them, so the limb-lead identities hold to one count in the written int16 samples. noise=False gives the
-    clean signal for measurements."""
+    clean signal for measurements: no electrode noise, no recording filter, no electrode swap."""
     labels = list(labels)
     if not compatible(labels):
         raise ValueError(f"labels {labels} are not a compatible set of {CLASSES}")

@@ -301,7 +301,7 @@ def test_pvc_is_a_wide_premature_beat_with_a_compensatory_pause():
         peaks = list(r_peaks(signal))
         ectopic = [row for row in beats_with_cycles(signal) if row[1] >= 120 and row[2] < 0.95]
         for r, _, pre, post, plain in ectopic:
-            on, off = qrs_bounds(velocity, r)
+            on, _ = qrs_bounds(velocity, r)
             qrs_area = signal[:, on:on + int(0.12 * FS)].sum(axis=1)
             lead = int(np.abs(qrs_area).argmax())
             following = peaks[peaks.index(r) + 1]
