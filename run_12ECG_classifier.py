@@ -26,7 +26,7 @@ def load_12ECG_model(input_directory: str) -> Ensemble:
 
 def run_12ECG_classifier(data: np.ndarray, header_data: Sequence[str],
                          model: Ensemble) -> tuple[list[int], list[float], list[str]]:
-    """(labels 0/1, probabilities, classes) for one record, as plain ints, floats and strings.
+    """(labels 0/1, probabilities, classes) for one record, as plain ints, floats and strings, aligned.
 
     `data` is the record's `val` matrix (ADC units, the header's lead order); `header_data` its header lines as
     readlines() gives them. RecordError naming the record when the two do not make a usable record.
@@ -35,8 +35,10 @@ def run_12ECG_classifier(data: np.ndarray, header_data: Sequence[str],
     source = f"record {_record_name(text)}"
     header = parse_header(text, source)
     record = record_from_val(header.name, header, np.asarray(data), source)
-    binary, probabilities = label_signals(model, prepare_signal(record.signal, record.fs)[np.newaxis])
-    return [int(b) for b in binary[0]], [float(p) for p in probabilities[0]], list(model.classes)
+    binary, probabilities = label_signals(model, [prepare_signal(record.signal, record.fs)])
+    # str() of a numpy float is the shortest decimal that reads back in its own (float32) precision: the float of
+    # that decimal prints as those digits, not as float64 noise around them.
+    return [int(b) for b in binary[0]], [float(str(p)) for p in probabilities[0]], list(model.classes)
 
 
 def _record_name(header_text: str) -> str:
