@@ -5,11 +5,13 @@ per fold, thresholds tuned on the out-of-fold predictions, everything written in
 """
 from __future__ import annotations
 
+from team_code import log
 from team_code.train import TrainOptions, train
 
 
 def train_12ECG_classifier(input_directory: str, output_directory: str) -> None:
     """Train on the records in `input_directory` and write the model folder `output_directory` (rerun to resume)."""
+    log.configure()  # the organisers' script has no flags: show what train_model.py shows by default
     report = train(input_directory, output_directory, TrainOptions())
     if report is not None:
         print(f"cross-validation on {report.records} records: F2 {report.f2:.3f}, G2 {report.g2:.3f} "
