@@ -20,8 +20,9 @@ def fsync_path(path: str | Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it is fsynced and replaces `path`, on error it is removed."""
+def atomic_path(path: str | Path, durable: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it replaces `path` (fsynced before and after unless
+    durable=False, for files cheaper to remake than to sync), on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -31,13 +32,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; give the usual permissions
     try:
         yield Path(tmp)
-        fsync_path(tmp)  # whoever wrote it (torch.save, h5py, write_text) has closed it by now
+        if durable:
+            fsync_path(tmp)  # whoever wrote it (torch.save, h5py, write_text) has closed it by now
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    fsync_path(path.parent)
+    if durable:
+        fsync_path(path.parent)
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -168,6 +168,8 @@ def _check_config(path: Path, config: dict) -> None:
                              "retrain with this code")
     if config.get("arch") not in ARCHITECTURES:
         raise ModelError(f"{path}: unknown architecture {config.get('arch')!r}")
+    if not isinstance(config.get("fingerprint"), str):
+        raise ModelError(f"{path}: no run fingerprint")
     folds = config.get("folds")
     if not isinstance(folds, int) or isinstance(folds, bool) or folds < 1:
         raise ModelError(f"{path}: 'folds' must be a positive integer, got {folds!r}")

@@ -92,7 +92,9 @@ def write_record(directory: str | Path, name: str, signal_mv: np.ndarray, fs: fl
     header_bytes = ("\n".join(lines) + "\n").encode("utf-8")
 
     # Both files are complete before either is renamed into place; the inner context renames the header first.
-    with atomic_path(directory / f"{name}.mat") as tmp_mat, atomic_path(directory / f"{name}.hea") as tmp_hea:
+    # Not fsynced (generated and converted records are remade by rerunning the command; 4 fsyncs per record are not).
+    with atomic_path(directory / f"{name}.mat", durable=False) as tmp_mat, \
+            atomic_path(directory / f"{name}.hea", durable=False) as tmp_hea:
         scipy.io.savemat(tmp_mat, {"val": val}, format="4", appendmat=False)
         tmp_hea.write_bytes(header_bytes)
 
