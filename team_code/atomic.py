@@ -4,6 +4,7 @@ checkpoint, an output) survives a power loss rather than turning up empty or mis
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -15,6 +16,11 @@ def fsync_path(path: str | Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
+    except OSError as error:
+        # Some network and shared-folder filesystems (CIFS, some Docker Desktop mounts) cannot fsync a directory;
+        # there, what the filesystem itself guarantees is all there is.
+        if not (Path(path).is_dir() and error.errno in (errno.EINVAL, errno.ENOTSUP, errno.EBADF)):
+            raise
     finally:
         os.close(fd)
 
