@@ -2,8 +2,8 @@
 
 Every finished fold is checkpointed (weights + a JSON with its out-of-fold probabilities, through
 team_code.model_dir, which owns MODEL_DIR), so rerunning the same command after an interruption continues from
-the finished folds. Under torchrun the folds are shared
-round-robin across ranks and rank 0 gathers the results; plain `python` is the one-rank case of the same code.
+the finished folds. Under torchrun the folds are shared round-robin across ranks and rank 0 gathers the results;
+plain `python` is the one-rank case of the same code.
 """
 from __future__ import annotations
 
