@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from team_code import log
 from team_code.inference import Ensemble
 from team_code.model_dir import ModelError
 from team_code.outputs import OutputError
@@ -22,11 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("test_dir", help="folder of NAME.mat + NAME.hea records")
     parser.add_argument("output_dir", help="folder for the NAME.csv outputs (created)")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    log.add_arguments(parser, quiet_help="no progress bar")
     args = parser.parse_args(argv)
+    log.configure(quiet=args.quiet, verbose=args.verbose)
     try:
         ensemble = Ensemble.load(args.model_dir)
-        done, failures = label_directory(ensemble, args.test_dir, args.output_dir, args.batch_size, not args.quiet)
+        done, failures = label_directory(ensemble, args.test_dir, args.output_dir, args.batch_size)
     except (ModelError, RecordError, OutputError) as error:  # one line naming the file and the reason
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from team_code import log
 from team_code.atomic import write_text
 from team_code.metrics import format_per_class, format_scores
 from team_code.scoring import evaluate
@@ -22,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true",
                         help="a labelled record without an output file is an error, as in the official script "
                              "(default: scored as all-negative with probability 0 and named on stderr)")
+    log.add_arguments(parser)
     args = parser.parse_args(argv)
+    log.configure(quiet=args.quiet, verbose=args.verbose)
     try:
         scores = evaluate(args.label_dir, args.output_dir, strict=args.strict)
         text = format_scores(scores)

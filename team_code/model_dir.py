@@ -19,6 +19,7 @@ import io
 import json
 import math
 import platform
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from team_code import preprocess
 from team_code.atomic import atomic_path, remove, write_text
 from team_code.labels import CLASSES
 from team_code.model import ARCHITECTURES, build_model
+from team_code.results import FoldResult
 
 # Bumped when the layout of MODEL_DIR or the meaning of its files changes.
 FORMAT_VERSION = 2
@@ -83,25 +85,26 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def save_fold(model_dir: Path, fold: int, summary: dict, state_dict: dict) -> dict:
-    """Write fold_K.pt, then fold_K.json (summary plus the weights' SHA-256); return the summary as written.
+def save_fold(model_dir: Path, result: FoldResult) -> FoldResult:
+    """Write fold_K.pt (result.state_dict), then fold_K.json (result.to_json() with the weights' SHA-256); return
+    the result as written.
 
     fold_K.json is deleted first, so a run killed between the two files leaves no summary vouching for new weights.
     """
-    weights, summary_path = fold_paths(model_dir, fold)
+    weights, summary_path = fold_paths(model_dir, result.fold)
     remove(summary_path)
     buffer = io.BytesIO()
-    torch.save(state_dict, buffer)
+    torch.save(result.state_dict, buffer)
     with atomic_path(weights) as tmp:
         tmp.write_bytes(buffer.getvalue())
-    written = {**summary, "fold": fold, "weights_sha256": _sha256(buffer.getvalue())}
-    write_text(summary_path, json.dumps(written))
+    written = replace(result, weights_sha256=_sha256(buffer.getvalue()))
+    write_text(summary_path, json.dumps(written.to_json()))
     return written
 
 
-def load_fold(model_dir: Path, fold: int, run_fingerprint: str, records: list[str]) -> dict | None:
-    """A finished fold of this same run (fingerprint and validation records equal, weights intact) as its summary
-    plus "state_dict"; None when there is none, it is damaged or from another run (it is then retrained)."""
+def load_fold(model_dir: Path, fold: int, run_fingerprint: str, records: list[str]) -> FoldResult | None:
+    """A finished fold of this same run (fingerprint and validation records equal, weights intact) with its weights;
+    None when there is none, it is damaged or from another run (it is then retrained)."""
     weights, summary_path = fold_paths(model_dir, fold)
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -109,19 +112,18 @@ def load_fold(model_dir: Path, fold: int, run_fingerprint: str, records: list[st
         if (summary.get("fingerprint") != run_fingerprint or summary.get("records") != records
                 or summary.get("weights_sha256") != _sha256(data)):
             return None
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        return FoldResult.from_json(summary, state_dict=torch.load(io.BytesIO(data), map_location="cpu",
+                                                                    weights_only=True))
     except Exception:  # missing or damaged: simply retrained
         return None
-    return {**summary, "state_dict": state}
 
 
-def ensure_fold(model_dir: Path, result: dict) -> None:
-    """Make fold_K on disk exactly `result` (with "state_dict"), trained by another process: on a shared filesystem
+def ensure_fold(model_dir: Path, result: FoldResult) -> None:
+    """Make fold_K on disk exactly `result` (with its weights), trained by another process: on a shared filesystem
     it is already there; without one, rank 0's disk holds nothing or an older run's fold, which must not survive."""
-    on_disk = load_fold(model_dir, result["fold"], result["fingerprint"], result["records"])
-    if on_disk is None or on_disk["weights_sha256"] != result["weights_sha256"]:
-        save_fold(model_dir, result["fold"], {k: v for k, v in result.items() if k != "state_dict"},
-                  result["state_dict"])
+    on_disk = load_fold(model_dir, result.fold, result.fingerprint, result.records)
+    if on_disk is None or on_disk.weights_sha256 != result.weights_sha256:
+        save_fold(model_dir, result)
 
 
 def write_model(model_dir: Path, *, arch: str, folds: int, run_fingerprint: str, thresholds: np.ndarray,

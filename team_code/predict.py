@@ -7,6 +7,7 @@ read and preprocessed by worker threads a little ahead of the network, which wor
 """
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +18,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from team_code import log
 from team_code.inference import Ensemble
 from team_code.outputs import OutputError, write_output
 from team_code.preprocess import prepare_signal
 from team_code.records import RecordError, check_record_name, load_record, record_names
 from team_code.workers import cpu_cores, read_ahead
+
+logger = logging.getLogger(__name__)
 
 
 def _prepare(directory: Path, name: str) -> np.ndarray:
@@ -37,9 +41,10 @@ def label_signals(ensemble: Ensemble, signals: Sequence[np.ndarray]) -> tuple[np
     return ensemble.classify(probabilities).astype(int), np.clip(probabilities, 0.0, 1.0)
 
 
-def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | Path, batch_size: int = 16,
-                    progress: bool = True) -> tuple[int, list[tuple[str, str]]]:
-    """Write OUTPUT_DIR/NAME.csv for every NAME.mat in TEST_DIR; return (records labelled, [(name, reason)])."""
+def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | Path, batch_size: int = 16
+                    ) -> tuple[int, list[tuple[str, str]]]:
+    """Write OUTPUT_DIR/NAME.csv for every NAME.mat in TEST_DIR; return (records labelled, [(name, reason)]).
+    Each record that gets no output is also logged as an error when it happens."""
     test_dir, output_dir = Path(test_dir), Path(output_dir)
     names = record_names(test_dir)
     try:
@@ -62,7 +67,7 @@ def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | 
                 write_output(output_dir, name, ensemble.classes, binary, prob)
             except OutputError as error:  # NaN probabilities: this record has no answer, the others may
                 failures.append((name, str(error)))
-                tqdm.write(f"error: record {name}: {error}", file=sys.stderr)
+                logger.error(f"error: record {name}: {error}")
                 continue
             except OSError as error:
                 raise OutputError(f"{output_dir / name}.csv: cannot write ({error.strerror or error})") from None
@@ -71,14 +76,15 @@ def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | 
         batch_names.clear()
 
     with ThreadPoolExecutor(max_workers=min(4, cpu_cores())) as pool, \
-            tqdm(total=len(names), desc="labelling records", unit="rec", disable=not progress, file=sys.stderr) as bar:
+            tqdm(total=len(names), desc="labelling records", unit="rec", disable=not log.progress_bars(),
+                 file=sys.stderr) as bar:
         for name, future in read_ahead(pool, partial(_prepare, test_dir), names, window=2 * batch_size):
             try:
                 batch.append(future.result())
                 batch_names.append(name)
             except RecordError as error:
                 failures.append((name, str(error)))
-                tqdm.write(f"error: record {name}: {error}", file=sys.stderr)
+                logger.error(f"error: record {name}: {error}")
             bar.update(1)
             if len(batch) == batch_size:
                 flush()

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 
-@dataclass
+@dataclass(eq=False)  # holds arrays; compare to_json() instead
 class FoldResult:
     """One trained fold: its best epoch, training history and out-of-fold probabilities, plus its weights in memory.
 
@@ -28,7 +28,7 @@ class FoldResult:
     records: list[str]                     # the validation records, in the order of `probabilities`' rows
     probabilities: np.ndarray              # (records, classes) float64, the best epoch's out-of-fold probabilities
     weights_sha256: str | None = None      # of fold_K.pt as written; None until the fold is saved
-    state_dict: dict[str, torch.Tensor] | None = field(default=None, repr=False, compare=False)  # not in the JSON
+    state_dict: dict[str, torch.Tensor] | None = field(default=None, repr=False)  # not in the JSON
 
     def __post_init__(self) -> None:
         self.probabilities = np.asarray(self.probabilities, dtype=np.float64)

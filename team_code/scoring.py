@@ -7,7 +7,7 @@ stderr; with strict=True it is an error instead, as in the official script.
 """
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,8 @@ from team_code import metrics
 from team_code.labels import to_class, to_classes
 from team_code.outputs import OutputError, read_output
 from team_code.records import RecordError, read_dx
+
+logger = logging.getLogger(__name__)
 
 
 def _header_files(label_dir: Path) -> list[Path]:
@@ -45,8 +47,7 @@ def load_labels(label_dir: str | Path) -> tuple[list[str], list[str], np.ndarray
             left_out.append(name)
     if left_out:
         shown = ", ".join(left_out[:20]) + (f" and {len(left_out) - 20} more" if len(left_out) > 20 else "")
-        print(f"{label_dir}: left out {len(left_out)} record(s) with no label among the nine classes: {shown}",
-              file=sys.stderr)
+        logger.warning(f"{label_dir}: left out {len(left_out)} record(s) with no label among the nine classes: {shown}")
     if not names:
         raise RecordError(f"{label_dir}: no record with a label among the nine classes")
     classes = sorted(set().union(*record_classes))
@@ -101,8 +102,8 @@ def evaluate(label_dir: str | Path, output_dir: str | Path, strict: bool = False
     names, classes, labels = load_labels(label_dir)
     binary, probabilities, missing = load_outputs(output_dir, names, classes, strict)
     if missing:
-        print(f"{output_dir}: no output file for {len(missing)} of {len(names)} labelled record(s), scored as "
-              f"all-negative with probability 0: {', '.join(missing)}", file=sys.stderr)
+        logger.warning(f"{output_dir}: no output file for {len(missing)} of {len(names)} labelled record(s), scored as "
+                       f"all-negative with probability 0: {', '.join(missing)}")
     measures = metrics.beta_measures(labels, binary)
     auroc, auprc = metrics.auc_per_class(labels, probabilities)
     return {

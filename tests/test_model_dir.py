@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ import torch
 
 from team_code import atomic, model_dir
 from team_code.labels import to_class
+from team_code.results import FoldResult
 from team_code.train import TrainOptions
 
 
@@ -36,15 +37,17 @@ def _state(value: float) -> dict:
     return {"weight": torch.full((3,), value)}
 
 
-def _summary(fingerprint: str) -> dict:
-    return {"fingerprint": fingerprint, "records": ["A", "B"], "probabilities": [[0.5], [0.5]]}
+def _fold(fingerprint: str, value: float) -> FoldResult:
+    return FoldResult(fold=0, fingerprint=fingerprint, best_epoch=1, best_val_cross_entropy=0.5, history=[],
+                      records=["A", "B"], probabilities=np.array([[0.5], [0.5]]), state_dict=_state(value))
 
 
 def test_a_fold_is_reused_only_when_run_records_and_weights_all_match(tmp_path: Path):
-    written = model_dir.save_fold(tmp_path, 0, _summary("run1"), _state(1.0))
+    written = model_dir.save_fold(tmp_path, _fold("run1", 1.0))
     loaded = model_dir.load_fold(tmp_path, 0, "run1", ["A", "B"])
-    assert loaded["weights_sha256"] == written["weights_sha256"]
-    assert torch.equal(loaded["state_dict"]["weight"], torch.full((3,), 1.0))
+    assert loaded.weights_sha256 == written.weights_sha256 is not None
+    assert loaded.to_json() == written.to_json()  # everything fold_0.json holds
+    assert torch.equal(loaded.state_dict["weight"], torch.full((3,), 1.0))
     assert model_dir.load_fold(tmp_path, 0, "run2", ["A", "B"]) is None
     assert model_dir.load_fold(tmp_path, 0, "run1", ["A", "C"]) is None
     assert model_dir.load_fold(tmp_path, 1, "run1", ["A", "B"]) is None
@@ -54,13 +57,13 @@ def test_a_fold_is_reused_only_when_run_records_and_weights_all_match(tmp_path: 
 
 def test_gathered_fold_replaces_a_stale_one_and_keeps_a_current_one(tmp_path: Path):
     """Rank 0 without a shared filesystem: an older run's fold_K must not survive beside the new thresholds."""
-    model_dir.save_fold(tmp_path, 0, _summary("old"), _state(1.0))
-    trained_elsewhere = model_dir.save_fold(tmp_path / "elsewhere", 0, _summary("new"), _state(2.0))
-    model_dir.ensure_fold(tmp_path, {**trained_elsewhere, "state_dict": _state(2.0)})
+    model_dir.save_fold(tmp_path, _fold("old", 1.0))
+    trained_elsewhere = model_dir.save_fold(tmp_path / "elsewhere", _fold("new", 2.0))
+    model_dir.ensure_fold(tmp_path, trained_elsewhere)
     loaded = model_dir.load_fold(tmp_path, 0, "new", ["A", "B"])
-    assert loaded is not None and torch.equal(loaded["state_dict"]["weight"], torch.full((3,), 2.0))
+    assert loaded is not None and torch.equal(loaded.state_dict["weight"], torch.full((3,), 2.0))
     mtime = (tmp_path / "fold_0.pt").stat().st_mtime_ns
-    model_dir.ensure_fold(tmp_path, {**trained_elsewhere, "state_dict": _state(2.0)})
+    model_dir.ensure_fold(tmp_path, trained_elsewhere)
     assert (tmp_path / "fold_0.pt").stat().st_mtime_ns == mtime
 
 
@@ -86,7 +89,7 @@ def test_written_model_loads_and_every_file_is_fsynced(tmp_path: Path, monkeypat
     from team_code.model import build_model
     state = build_model("crnn").state_dict()
     for fold in range(2):
-        model_dir.save_fold(tmp_path, fold, {**_summary("run"), "fold": fold}, state)
+        model_dir.save_fold(tmp_path, replace(_fold("run", 0.0), fold=fold, state_dict=state))
     model_dir.write_model(tmp_path, arch="crnn", folds=2, run_fingerprint="run", thresholds=np.full(9, 0.25),
                           training={}, records=2)
     for name in ("fold_0.pt", "fold_0.json", "fold_1.pt", "fold_1.json", "thresholds.json", "config.json"):
