@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from team_code import preprocess
 from team_code.labels import CLASSES
 from team_code.model import build_model
 from team_code.thresholds import apply_thresholds
 
 # Bumped when the layout of MODEL_DIR or the meaning of its files changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# The class whose probability is the smallest over a record's windows (the record is normal only if every
+# window is); every other class takes its largest (one abnormal window is enough).
+NORMAL = "Normal"
 
 
 class ModelError(RuntimeError):
@@ -37,6 +42,31 @@ def predict_probabilities(model: torch.nn.Module, signals: torch.Tensor, device:
     return torch.softmax(logits.float(), dim=1)
 
 
+def combine_windows(probabilities: np.ndarray, classes: Sequence[str] = CLASSES) -> np.ndarray:
+    """A record's probabilities from its windows' (windows, classes): max per class, min for the normal class."""
+    combined = probabilities.max(axis=0)
+    if NORMAL in classes:
+        combined[list(classes).index(NORMAL)] = probabilities[:, list(classes).index(NORMAL)].min()
+    return combined
+
+
+def predict_signals(models: Sequence[torch.nn.Module], signals: Sequence[np.ndarray], device: torch.device,
+                    batch_size: int = 32) -> np.ndarray:
+    """(records, classes) probabilities for prepared whole records (preprocess.prepare_signal): every 20-s window
+    of every record through every model, the models' probabilities averaged, then the windows combined."""
+    if not signals:
+        return np.zeros((0, len(CLASSES)))
+    windows = [preprocess.windows(s) for s in signals]
+    stacked = np.concatenate(windows)
+    parts = []
+    for start in range(0, len(stacked), batch_size):
+        x = torch.from_numpy(stacked[start:start + batch_size])
+        parts.append((sum(predict_probabilities(m, x, device) for m in models) / len(models)).cpu().numpy())
+    per_window = np.concatenate(parts)
+    bounds = np.cumsum([0] + [len(w) for w in windows])
+    return np.stack([combine_windows(per_window[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+
+
 @dataclass
 class Ensemble:
     """The fold models of one MODEL_DIR, averaged, with the tuned thresholds."""
@@ -56,6 +86,9 @@ class Ensemble:
         if config.get("format_version") != FORMAT_VERSION:
             raise ModelError(f"{model_dir}: model format version {config.get('format_version')!r} is not the "
                              f"supported version {FORMAT_VERSION}; retrain with this code")
+        if config.get("preprocess_version") != preprocess.VERSION:
+            raise ModelError(f"{model_dir}/config.json: preprocessing version {config.get('preprocess_version')!r} is "
+                             f"not this code's {preprocess.VERSION}; retrain with this code")
         if list(config.get("classes", [])) != list(CLASSES):
             raise ModelError(f"{model_dir}/config.json: classes {config.get('classes')} differ from {list(CLASSES)}")
         thresholds = _read_json(model_dir / "thresholds.json", model_dir)
@@ -77,11 +110,9 @@ class Ensemble:
             raise ModelError(f"{model_dir}/config.json: lists no fold weights")
         return cls(models, values, list(CLASSES), config, device)
 
-    def predict(self, signals: np.ndarray) -> np.ndarray:
-        """Mean of the fold models' probabilities for a batch of prepared signals (b, 12, 10000)."""
-        x = torch.from_numpy(np.ascontiguousarray(signals, dtype=np.float32))
-        total = sum(predict_probabilities(m, x, self.device) for m in self.models)
-        return (total / len(self.models)).cpu().numpy()
+    def predict(self, signals: Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities (records, classes) for prepared whole records of any length (predict_signals)."""
+        return predict_signals(self.models, signals, self.device)
 
     def classify(self, probabilities: np.ndarray) -> np.ndarray:
         return apply_thresholds(probabilities, self.thresholds)

@@ -43,7 +43,7 @@ def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | 
         nonlocal done
         if not batch:
             return
-        probabilities = ensemble.predict(np.stack(batch))
+        probabilities = ensemble.predict(batch)
         for name, prob, binary in zip(batch_names, probabilities, ensemble.classify(probabilities)):
             write_output(output_dir, name, ensemble.classes, binary.astype(int), np.clip(prob, 0.0, 1.0))
             done += 1
