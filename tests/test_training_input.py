@@ -111,3 +111,23 @@ def test_defaults_come_from_the_architecture_and_explicit_options_win():
     assert not paper.augment and paper.lr_schedule == "constant" and paper.patience == 0
     assert paper.learning_rate == 1e-3
     assert with_defaults(TrainOptions(arch="crnn", augment=False, patience=0)).patience == 0
+
+
+def test_a_fold_stops_after_patience_epochs_without_a_better_validation_loss(synth_train_dir, tmp_path, monkeypatch):
+    from team_code import train
+    from team_code.cache import CachedRecords, build_cache
+    from team_code.folds import stratified_folds
+
+    data = CachedRecords.open(build_cache(synth_train_dir, tmp_path / "cache", progress=False))
+    losses = iter([3.0, 1.0, 2.0, 1.5, 0.5, 0.1])
+
+    def fake_validate(model, data, val, batch_size, device):
+        return np.full((len(val), len(CLASSES)), 1 / len(CLASSES)), next(losses)
+
+    monkeypatch.setattr(train, "_validate", fake_validate)
+    monkeypatch.setattr(train.torch, "get_num_threads", lambda: 1)
+    folds = stratified_folds(data.labels, 2, seed=0)
+    options = TrainOptions(folds=2, epochs=6, patience=2, augment=False, progress=False)
+    result = train.train_fold(data, folds, 0, options, torch.device("cpu"), tmp_path, "test", progress=False)
+    assert [h["epoch"] for h in result["history"]] == [1, 2, 3, 4]  # epochs 3 and 4 did not beat epoch 2
+    assert result["best_epoch"] == 2
