@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -70,9 +71,10 @@ def per_class_auroc(label_dir: Path, output_dir: Path) -> dict[str, tuple[float,
     return result
 
 
-def small_budget(work: Path, sets: dict[str, Path], seeds: int, epochs: int = 3,
-                 n: int = 400) -> list[dict[str, tuple[float, float]]]:
-    """Per seed, {test set: (F2, G2)} of one fold-0 model trained on 4/5 of n generated records."""
+def small_budget(work: Path, sets: dict[str, Path], seeds: int, epochs: int = 3, n: int = 400,
+                 options: TrainOptions | None = None) -> list[dict[str, tuple[float, float]]]:
+    """Per seed, {test set: (F2, G2)} of one fold-0 model trained on 4/5 of n generated records (with `options`,
+    default TrainOptions(), for folds, epochs and seed set here)."""
     synth.generate_dataset(work / "small_train", n, seed=101, max_seconds=30, progress=False)
     train = CachedRecords.open(build_cache(work / "small_train", work / "cache", progress=False, report=False))
     tests = {name: CachedRecords.open(build_cache(path, work / "cache", progress=False, report=False))
@@ -81,7 +83,7 @@ def small_budget(work: Path, sets: dict[str, Path], seeds: int, epochs: int = 3,
     device = pick_device()
     runs = []
     for seed in range(seeds):
-        options = TrainOptions(folds=5, epochs=epochs, seed=seed, progress=False)
+        options = replace(options or TrainOptions(), folds=5, epochs=epochs, seed=seed, progress=False)
         start = time.perf_counter()
         result = train_fold(train, folds, 0, options, device, work / f"small_model_{seed}", "bench", progress=False)
         seconds = time.perf_counter() - start
