@@ -26,7 +26,8 @@ from team_code.cache import CachedRecords, build_cache
 from team_code.folds import stratified_folds
 from team_code.inference import Ensemble, pick_device, predict_signals
 from team_code.labels import CLASSES
-from team_code.metrics import evaluate, fbeta_gbeta
+from team_code.metrics import fbeta_gbeta
+from team_code.scoring import evaluate
 from team_code.model import build_model
 from team_code.outputs import read_output
 from team_code.preprocess import prepare_signal
