@@ -12,7 +12,7 @@ from torch.distributed.elastic.multiprocessing.errors import record
 
 from team_code.cache import CacheError
 from team_code.model import ARCHITECTURES
-from team_code.train import TrainingError, TrainOptions, train
+from team_code.train import LR_SCHEDULES, TrainingError, TrainOptions, train
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -21,15 +21,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("model_dir", help="folder to write the model into (created; rerun to resume)")
     parser.add_argument("--folds", type=int, default=10, help="cross-validation folds (default 10)")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per fold (default 10)")
-    parser.add_argument("--arch", choices=ARCHITECTURES, default="crnn", help="network (default crnn)")
+    parser.add_argument("--arch", choices=list(ARCHITECTURES), default="crnn", help="network (default crnn)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--batch-size", type=int, default=32)
+    defaults = {name: " / ".join(f"{getattr(a, name)} for {arch}" for arch, a in ARCHITECTURES.items())
+                for name in ("learning_rate", "augment", "class_weights", "lr_schedule", "patience")}
     parser.add_argument("--learning-rate", type=float, default=None,
-                        help="Adam learning rate (default 0.003 for crnn, 0.001 for paper)")
+                        help=f"Adam learning rate (default {defaults['learning_rate']})")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                        help=f"random gain, noise, baseline wander, shift, stretch, lead dropout while training "
+                        f"(default {defaults['augment']})")
+    parser.add_argument("--class-weights", action=argparse.BooleanOptionalAction, default=None,
+                        help=f"weight each record's loss by its classes' rarity (default {defaults['class_weights']})")
+    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
+                        help=f"learning-rate schedule over a fold (default {defaults['lr_schedule']})")
+    parser.add_argument("--patience", type=int, default=None,
+                        help=f"stop a fold after this many epochs without a better validation loss, 0 = never "
+                        f"(default {defaults['patience']})")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default: cores / processes)")
     parser.add_argument("--cache-dir", default=None, help="where to keep the preprocessed HDF5 cache (default MODEL_DIR/cache)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     args = parser.parse_args(argv)
+    if args.patience is not None and args.patience < 0:
+        parser.error("--patience must be 0 (never stop early) or more")
     for name in ("folds", "epochs", "batch_size"):
         if getattr(args, name) < (2 if name == "folds" else 1):
             parser.error(f"--{name.replace('_', '-')} must be at least {2 if name == 'folds' else 1}")
@@ -40,7 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     options = TrainOptions(folds=args.folds, epochs=args.epochs, arch=args.arch, seed=args.seed,
-                           batch_size=args.batch_size, learning_rate=args.learning_rate, threads=args.threads,
+                           batch_size=args.batch_size, learning_rate=args.learning_rate, augment=args.augment,
+                           class_weights=args.class_weights, lr_schedule=args.lr_schedule, patience=args.patience,
+                           threads=args.threads,
                            cache_dir=args.cache_dir, progress=not args.quiet)
     try:
         report = train(args.train_dir, args.model_dir, options)

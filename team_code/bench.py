@@ -28,7 +28,7 @@ from team_code import preprocess, synth
 from team_code.atomic import write_text
 from team_code.cache import CachedRecords, build_cache
 from team_code.folds import stratified_folds
-from team_code.inference import pick_device, predict_probabilities
+from team_code.inference import pick_device, predict_probabilities, predict_signals
 from team_code.labels import CLASSES
 from team_code.metrics import fbeta_gbeta
 from team_code.model import ARCHITECTURES, build_model
@@ -106,8 +106,7 @@ def scores_after_same_epochs(work: Path, train_n: int, test_n: int, epochs: int,
             model = build_model(arch)
             model.load_state_dict(result["state_dict"])
             model.to(device)
-            probs = np.concatenate([predict_probabilities(model, x, device).cpu().numpy()
-                                    for _, x, _ in test.batches(np.arange(len(test.names)), 32)])
+            probs = predict_signals([model], [s for _, s in test.signals(np.arange(len(test.names)))], device)
             f2, g2 = fbeta_gbeta(test.labels.astype(bool), apply_thresholds(probs, thresholds))
             out[arch].append((f2, g2, seconds))
             print(f"scores: {arch} seed {seed}: F2 {f2:.3f}, G2 {g2:.3f}, {seconds:.0f} s", flush=True)
@@ -214,6 +213,28 @@ def machine() -> str:
             f"{torch.get_num_threads()} torch threads")
 
 
+def _quality(args: argparse.Namespace) -> int:
+    """Run team_code.quality's budgets and write its report."""
+    from team_code import quality
+
+    seeds = args.seeds or (1 if args.quick else 3)
+    command = "python -m team_code.bench --quality" + ("" if args.quality == "both" else f" {args.quality}") + \
+        (" --quick" if args.quick else "") + (f" --seeds {args.seeds}" if args.seeds else "")
+    print(f"Machine: {machine()}.", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        sets = quality.make_test_sets(work, 20 if args.quick else 300)
+        small = quality.small_budget(work, sets, seeds, epochs=1 if args.quick else 3, n=40 if args.quick else 400) \
+            if args.quality in ("small", "both") else []
+        large = quality.large_budget(work, sets, *((40, 2, 1) if args.quick else (2000, 5, 10))) \
+            if args.quality in ("large", "both") else None
+    table = quality.to_markdown(small, large, machine(), command)
+    print(table)
+    if args.output:
+        write_text(args.output, table)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure speed, memory and scores of the two architectures.")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run (CI); numbers are not meaningful")
@@ -223,7 +244,13 @@ def main(argv: list[str] | None = None) -> int:
                         "(default 3; each paper run took ~6 min on 2 CPU cores)")
     parser.add_argument("--cpsc-epochs", type=int, default=None, metavar="E",
                         help="only run a CPSC-sized training (6,877 records, 10 folds x E epochs) and report it")
+    parser.add_argument("--quality", choices=("small", "large", "both"), nargs="?", const="both", default=None,
+                        help="only measure how scores carry to unseen sources (synth, altsim, real samples): "
+                        "320 records x 3 epochs over --seeds seeds, and/or train_model.py on 2,000 records, "
+                        "5 folds x 10 epochs (default both)")
     args = parser.parse_args(argv)
+    if args.quality:
+        return _quality(args)
     if args.cpsc_epochs:
         print(f"Machine: {machine()}.", flush=True)
         with tempfile.TemporaryDirectory() as tmp:

@@ -2,9 +2,11 @@
 
 The file name is a hash of the record list (names, sizes, mtimes) and the preprocessing settings, so a changed
 data directory or a changed `prepare_signal` gets a fresh cache, and an unchanged one is reused (also on resume).
-Signals are stored as int16 microvolts (12 x 10000 per record, 240 kB, the resolution of the records themselves),
-one HDF5 chunk per record, and read back one batch at a time by raw chunk reads, so memory stays flat however
-many records there are and reading is far faster than the network (h5py's fancy indexing is not).
+Each record is stored whole (up to preprocess.MAX_SECONDS) as int16 microvolts at 500 Hz, exactly what
+`prepare_signal` gives the driver, in its own one-chunk dataset, and read back one batch at a time by raw chunk
+reads, so memory stays flat however many records there are and reading is far faster than the network (h5py's
+fancy indexing is not). Training batches take one 20-s window per record (a random one when the record is
+longer); validation reads whole records and scores every window, as the driver does.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import json
 import queue
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +31,7 @@ from team_code.labels import CLASSES, to_vector
 from team_code.records import RecordError, load_record
 from team_code.workers import cpu_cores, read_ahead
 
-CACHE_VERSION = 2
-MICROVOLTS = 1000.0  # stored counts per mV
+CACHE_VERSION = 3
 
 
 class CacheError(RuntimeError):
@@ -54,7 +55,8 @@ def training_record_names(data_dir: str | Path) -> list[str]:
 def cache_key(data_dir: str | Path, names: list[str]) -> str:
     """Hash of the file list, sizes, mtimes and preprocessing settings."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([CACHE_VERSION, preprocess.VERSION, preprocess.FS, preprocess.LENGTH, list(CLASSES)]).encode())
+    digest.update(json.dumps([CACHE_VERSION, preprocess.VERSION, preprocess.FS, preprocess.LENGTH, preprocess.MAX_SECONDS,
+                              list(CLASSES)]).encode())
     for name in names:
         for suffix in (".hea", ".mat"):
             path = Path(data_dir) / f"{name}{suffix}"
@@ -74,8 +76,7 @@ def _load_one(path: Path) -> tuple[np.ndarray | None, np.ndarray | None, str | N
         return None, None, str(error)
     if not record.labels:
         return None, None, f"{path}: no label among the nine classes (Dx: {','.join(record.dx) or 'none'})"
-    signal = np.clip(np.rint(preprocess.prepare_signal(record.signal, record.fs) * MICROVOLTS), -32768, 32767)
-    return signal.astype(np.int16), to_vector(record.labels), None
+    return preprocess.to_counts(preprocess.prepare_signal(record.signal, record.fs)), to_vector(record.labels), None
 
 
 def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = True, report: bool = True,
@@ -102,8 +103,8 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = Tr
     workers = workers or min(4, cpu_cores())
     skipped = []
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        signals = f.create_dataset("signals", (len(names), 12, preprocess.LENGTH), dtype="<i2",
-                                   chunks=(1, 12, preprocess.LENGTH), maxshape=(None, 12, preprocess.LENGTH))
+        signals = f.create_group("signals")
+        lengths = np.zeros(len(names), dtype=np.int64)
         labels = np.zeros((len(names), len(CLASSES)), dtype=np.uint8)
         kept: list[str] = []
         # One task per record and a bounded window of them in flight: results wait in memory only until written.
@@ -117,10 +118,12 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = Tr
                     if report:
                         tqdm.write(f"skipped {reason}", file=sys.stderr)
                     continue
-                signals[len(kept)] = signal
+                # One chunk holding the whole record, stored raw: read back without any HDF5 selection.
+                signals.create_dataset(str(len(kept)), data=signal, chunks=signal.shape)
+                lengths[len(kept)] = signal.shape[1]
                 labels[len(kept)] = label
                 kept.append(record_path.name)
-        signals.resize(len(kept), axis=0)
+        f.create_dataset("lengths", data=lengths[: len(kept)])
         f.create_dataset("labels", data=labels[: len(kept)])
         f.create_dataset("names", data=np.array(kept, dtype=object), dtype=h5py.string_dtype())
         f.attrs["count"] = len(kept)
@@ -138,11 +141,12 @@ def _summarise(total: int, skipped: list[str]) -> None:
 
 @dataclass
 class CachedRecords:
-    """Read access to a built cache: names and labels in memory, signals streamed per batch."""
+    """Read access to a built cache: names, labels and lengths in memory, signals streamed per batch."""
 
     path: Path
     names: list[str]
-    labels: np.ndarray  # (n, 9) float32
+    labels: np.ndarray  # (n, classes) float32
+    lengths: np.ndarray  # (n,) samples at 500 Hz
 
     @classmethod
     def open(cls, path: str | Path) -> "CachedRecords":
@@ -151,13 +155,32 @@ class CachedRecords:
                 count = int(f.attrs["count"])
                 names = [n.decode() if isinstance(n, bytes) else n for n in f["names"][:count]]
                 labels = f["labels"][:count].astype(np.float32)
+                lengths = f["lengths"][:count].astype(np.int64)
         except (OSError, KeyError, ValueError) as error:
             raise _unreadable(Path(path), error) from None
-        return cls(Path(path), names, labels)
+        return cls(Path(path), names, labels, lengths)
 
-    def batches(self, indices: np.ndarray, batch_size: int, pin_memory: bool = False
+    def _read(self, f: h5py.File, index: int) -> np.ndarray:
+        """The whole record as stored: int16 microvolts, (12, samples)."""
+        raw = f["signals"][str(int(index))].id.read_direct_chunk((0, 0))[1]
+        return np.frombuffer(raw, dtype="<i2").reshape(12, int(self.lengths[index]))
+
+    def signals(self, indices: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """(index, whole prepared record as float32 mV) in the given order: what the driver would compute."""
+        with h5py.File(self.path, "r") as f:
+            for i in indices:
+                yield int(i), preprocess.from_counts(self._read(f, i))
+
+    def batches(self, indices: np.ndarray, batch_size: int, pin_memory: bool = False,
+                rng: np.random.Generator | None = None,
+                augment: Callable[[np.ndarray, np.ndarray, np.random.Generator], None] | None = None
                 ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
-        """Yield (indices, signals, labels) batches in the given order, read ahead by a background thread."""
+        """Yield (indices, windows, labels) batches in the given order, read ahead by a background thread.
+
+        Each record gives one 20-s window: its first when `rng` is None, else a random one of a longer record.
+        `augment(signals, lengths, rng)` alters the float batch in place (training only); it runs in the reader
+        thread, so it overlaps the training step.
+        """
         chunks = [np.asarray(indices[i:i + batch_size]) for i in range(0, len(indices), batch_size)]
         ahead: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
@@ -165,17 +188,22 @@ class CachedRecords:
         def reader() -> None:
             try:
                 with h5py.File(self.path, "r") as f:
-                    signals = f["signals"]
                     for chunk in chunks:
                         if stop.is_set():
                             return
-                        raw = np.empty((len(chunk), 12, preprocess.LENGTH), dtype=np.int16)
-                        for k, i in enumerate(chunk):  # one chunk per record, stored raw: no HDF5 selection
-                            raw[k] = np.frombuffer(signals.id.read_direct_chunk((int(i), 0, 0))[1],
-                                                   dtype="<i2").reshape(12, preprocess.LENGTH)
-                        # numpy, not torch: a torch op here would start a second intra-op thread team
-                        # competing with the training step's for the same cores.
-                        signal = np.multiply(raw, np.float32(1.0 / MICROVOLTS), dtype=np.float32)
+                        raw = np.zeros((len(chunk), 12, preprocess.LENGTH), dtype=np.int16)
+                        valid = np.zeros(len(chunk), dtype=np.int64)
+                        for k, i in enumerate(chunk):
+                            record = self._read(f, i)
+                            n = record.shape[1]
+                            start = int(rng.integers(0, n - preprocess.LENGTH + 1)) if rng is not None and \
+                                n > preprocess.LENGTH else 0
+                            part = record[:, start:start + preprocess.LENGTH]
+                            raw[k, :, :part.shape[1]] = part
+                            valid[k] = part.shape[1]
+                        signal = preprocess.from_counts(raw)
+                        if augment is not None:
+                            augment(signal, valid, rng)
                         xt = torch.from_numpy(signal)
                         yt = torch.from_numpy(self.labels[chunk])
                         if pin_memory:  # so both copies to the GPU are asynchronous

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,8 +11,13 @@ import numpy as np
 import torch
 
 from team_code import model_dir as model_files
+from team_code import preprocess
 from team_code.labels import CLASSES
 from team_code.thresholds import apply_thresholds
+
+# The class whose probability is the smallest over a record's windows (the record is normal only if every
+# window is); every other class takes its largest (one abnormal window is enough).
+NORMAL = "Normal"
 
 
 def pick_device() -> torch.device:
@@ -27,6 +33,31 @@ def predict_probabilities(model: torch.nn.Module, signals: torch.Tensor, device:
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         logits = model(signals.to(device, non_blocking=True))
     return torch.softmax(logits.float(), dim=1)
+
+
+def combine_windows(probabilities: np.ndarray, classes: Sequence[str] = CLASSES) -> np.ndarray:
+    """A record's probabilities from its windows' (windows, classes): max per class, min for the normal class."""
+    combined = probabilities.max(axis=0)
+    if NORMAL in classes:
+        combined[list(classes).index(NORMAL)] = probabilities[:, list(classes).index(NORMAL)].min()
+    return combined
+
+
+def predict_signals(models: Sequence[torch.nn.Module], signals: Sequence[np.ndarray], device: torch.device,
+                    batch_size: int = 32) -> np.ndarray:
+    """(records, classes) probabilities for prepared whole records (preprocess.prepare_signal): every 20-s window
+    of every record through every model, the models' probabilities averaged, then the windows combined."""
+    if not signals:
+        return np.zeros((0, len(CLASSES)))
+    windows = [preprocess.windows(s) for s in signals]
+    stacked = np.concatenate(windows)
+    parts = []
+    for start in range(0, len(stacked), batch_size):
+        x = torch.from_numpy(stacked[start:start + batch_size])
+        parts.append((sum(predict_probabilities(m, x, device) for m in models) / len(models)).cpu().numpy())
+    per_window = np.concatenate(parts)
+    bounds = np.cumsum([0] + [len(w) for w in windows])
+    return np.stack([combine_windows(per_window[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
 
 
 @dataclass
@@ -46,11 +77,9 @@ class Ensemble:
         models, thresholds, config = model_files.load(model_dir)
         return cls([m.to(device) for m in models], thresholds, list(CLASSES), config, device)
 
-    def predict(self, signals: np.ndarray) -> np.ndarray:
-        """Mean of the fold models' probabilities for a batch of prepared signals (b, 12, 10000)."""
-        x = torch.from_numpy(np.ascontiguousarray(signals, dtype=np.float32))
-        total = sum(predict_probabilities(m, x, self.device) for m in self.models)
-        return (total / len(self.models)).cpu().numpy()
+    def predict(self, signals: Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities (records, classes) for prepared whole records of any length (predict_signals)."""
+        return predict_signals(self.models, signals, self.device)
 
     def classify(self, probabilities: np.ndarray) -> np.ndarray:
         return apply_thresholds(probabilities, self.thresholds)

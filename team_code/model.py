@@ -1,14 +1,16 @@
-"""The two networks: the authors' published CNN+LSTM (`paper`) and our cheaper default (`crnn`).
+"""The networks and their training defaults: the authors' published CNN+LSTM (`paper`) and our default (`crnn`).
 
-Both take (batch, 12, 10000) float32 mV and return (batch, 9) logits; probabilities are their softmax,
-trained with categorical cross-entropy as in the paper.
+Both take (batch, 12, 10000) float32 mV windows, zero-padded at the end, and return (batch, classes) logits;
+probabilities are their softmax, trained with categorical cross-entropy as in the paper. `ARCHITECTURES` is the
+one registry: the CLI's choices, each network's training defaults and its construction come from it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 from torch import nn
-
-ARCHITECTURES = ("crnn", "paper")
 
 
 class PaperNet(nn.Module):
@@ -40,14 +42,47 @@ def _conv_block(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Sequentia
     )
 
 
+def recorded_length(x: torch.Tensor) -> torch.Tensor:
+    """Samples up to the last one where any lead is non-zero: the recorded part before the zero padding."""
+    nonzero = (x != 0).any(dim=1)
+    position = torch.arange(1, x.shape[-1] + 1, device=x.device)
+    return (nonzero * position).amax(dim=1).clamp(min=1)
+
+
+def standardise(x: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+    """Remove each lead's offset and divide the record by one scale (the median over leads of the per-lead
+    standard deviation), over the recorded part only; padding stays zero.
+
+    A source's gain and baseline habits then carry no label, while the ratios between leads, which axis and
+    bundle-branch patterns are made of, are kept.
+    """
+    mask = (torch.arange(x.shape[-1], device=x.device)[None, :] < length[:, None]).to(x.dtype)[:, None, :]
+    count = length.to(x.dtype)[:, None, None]
+    mean = (x * mask).sum(dim=2, keepdim=True) / count
+    centred = (x - mean) * mask
+    std = ((centred ** 2).sum(dim=2, keepdim=True) / count).sqrt()
+    scale = std.median(dim=1, keepdim=True).values.clamp(min=1e-3)
+    return centred / scale
+
+
+def _masked_pool(h: torch.Tensor, steps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and max over the first `steps` time steps of (batch, time, channels)."""
+    valid = torch.arange(h.shape[1], device=h.device)[None, :] < steps[:, None]
+    mean = (h * valid[..., None]).sum(dim=1) / steps[:, None].to(h.dtype)
+    top = h.masked_fill(~valid[..., None], float("-inf")).amax(dim=1)
+    return mean, top
+
+
 class CRNN(nn.Module):
     """Default: a narrow CNN that downsamples early (ECG energy is below ~40 Hz), one LSTM, two dense layers.
 
-    Downsampling is done by strided convolutions after the first block: on a CPU that is about 2.5x faster to
-    train than convolving at full rate and max-pooling, for the same receptive field. The LSTM reads ~8 steps per
-    second of ECG. The head sees the mean and max over time of both the LSTM outputs and the CNN features, and the
-    LSTM's last state as in the paper: the max lets a single premature beat anywhere in 20 s (PAC/PVC) decide, and
-    the CNN's direct path lets the network learn in few epochs, where the LSTM alone learns slowly.
+    The input is standardised per record (`standardise`) and everything after the convolutions sees only the
+    recorded part: pooling and the LSTM's last state stop where the zero padding starts, so a 10-s record is not
+    read as 10 s of asystole. Downsampling is done by strided convolutions after the first block: on a CPU that is
+    about 2.5x faster to train than convolving at full rate and max-pooling. The LSTM reads ~8 steps per second of
+    ECG. The head sees the mean and max over time of both the LSTM outputs and the CNN features, and the LSTM's
+    last state as in the paper: the max lets a single premature beat anywhere in 20 s (PAC/PVC) decide, and the
+    CNN's direct path lets the network learn in few epochs, where the LSTM alone learns slowly.
     """
 
     def __init__(self, num_leads: int = 12, num_classes: int = 9, hidden: int = 128) -> None:
@@ -64,20 +99,38 @@ class CRNN(nn.Module):
                                    nn.Linear(64, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.features(x)
-        h, (last, _) = self.lstm(features.transpose(1, 2))
-        pooled = torch.cat([h.mean(dim=1), h.amax(dim=1), last[-1], features.mean(dim=2), features.amax(dim=2)], dim=1)
+        length = recorded_length(x)
+        features = self.features(standardise(x, length)).transpose(1, 2)
+        steps = torch.ceil(length * (features.shape[1] / x.shape[-1])).long().clamp(1, features.shape[1])
+        h, _ = self.lstm(features)
+        last = h[torch.arange(h.shape[0], device=h.device), steps - 1]
+        pooled = torch.cat([*_masked_pool(h, steps), last, *_masked_pool(features, steps)], dim=1)
         return self.dense(pooled)
 
 
-# Adam learning rates: the paper's entry used Keras' default; our smaller network trains best at a higher rate.
-DEFAULT_LEARNING_RATE = {"crnn": 3e-3, "paper": 1e-3}
+@dataclass(frozen=True)
+class Architecture:
+    """A network and the training defaults it was measured with (TrainOptions fields left None take these)."""
+
+    build: Callable[[int], nn.Module]
+    learning_rate: float       # Adam
+    augment: bool              # random gain, noise, wander, shift, stretch, lead dropout (team_code.augment)
+    class_weights: bool        # weight each record's loss by its classes' rarity
+    lr_schedule: str           # "onecycle" (warm-up then cosine decay) or "constant"
+    patience: int              # stop a fold after this many epochs without a better validation loss; 0: never
+
+
+# The paper's entry: Keras' Adam defaults, no augmentation or weighting, every epoch run. Ours: see the README.
+ARCHITECTURES: dict[str, Architecture] = {
+    "crnn": Architecture(lambda classes: CRNN(num_classes=classes), learning_rate=3e-3, augment=True,
+                         class_weights=True, lr_schedule="onecycle", patience=3),
+    "paper": Architecture(lambda classes: PaperNet(num_classes=classes), learning_rate=1e-3, augment=False,
+                          class_weights=False, lr_schedule="constant", patience=0),
+}
 
 
 def build_model(arch: str, num_classes: int = 9) -> nn.Module:
-    """Construct an untrained network by name ('crnn' or 'paper')."""
-    if arch == "crnn":
-        return CRNN(num_classes=num_classes)
-    if arch == "paper":
-        return PaperNet(num_classes=num_classes)
-    raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    """Construct an untrained network by name (a key of ARCHITECTURES)."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[arch].build(num_classes)

@@ -25,7 +25,9 @@ def write_output(
     """Write OUTPUT_DIR/NAME.csv atomically, so a killed driver never leaves a half-written file to be scored."""
     path = Path(output_dir) / f"{check_record_name(name, output_dir)}.csv"
     binary = np.asarray(binary)
-    probabilities = np.asarray(probabilities, dtype=np.float64)
+    probabilities = np.asarray(probabilities)
+    if probabilities.dtype.kind != "f":
+        probabilities = probabilities.astype(np.float64)
     if not (binary.shape == probabilities.shape == (len(classes),)):
         raise OutputError(
             f"{path}: {len(classes)} classes but binary shape {binary.shape} and probabilities shape "
@@ -41,12 +43,19 @@ def write_output(
         f"#{name}",
         ",".join(classes),
         ",".join(str(int(b)) for b in binary),
-        ",".join(f"{p:.3f}" for p in probabilities),
+        ",".join(format_probability(p) for p in probabilities),
     ]
     # Atomic but not fsynced: rerunning the driver remakes an output, and two fsyncs would add several ms per record.
     with atomic_path(path, durable=False) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
     return path
+
+
+def format_probability(value: np.floating) -> str:
+    """The shortest decimal that reads back as exactly this float (of its own precision), never in exponent form:
+    rounding to a few decimals would turn small probabilities into ties at 0, which the official AUROC/AUPRC walk
+    drops."""
+    return np.format_float_positional(value, unique=True, trim="-")
 
 
 def _parse_binary(path: Path, tokens: list[str]) -> np.ndarray:

@@ -23,9 +23,10 @@ from team_code import distributed, report
 from team_code import model_dir as model_files
 from team_code.cache import CachedRecords, build_cache
 from team_code.folds import stratified_folds
-from team_code.inference import pick_device, predict_probabilities
+from team_code.augment import augment
+from team_code.inference import pick_device, predict_signals
 from team_code.labels import CLASSES
-from team_code.model import DEFAULT_LEARNING_RATE, build_model
+from team_code.model import ARCHITECTURES, build_model
 from team_code.thresholds import tune_thresholds
 from team_code.workers import cpu_cores
 
@@ -36,15 +37,43 @@ class TrainingError(RuntimeError):
 
 @dataclass
 class TrainOptions:
+    """Everything that shapes a training run. Fields left None take the architecture's defaults
+    (model.ARCHITECTURES), filled in once by `with_defaults`."""
+
     folds: int = 10
     epochs: int = 10
     arch: str = "crnn"
     seed: int = 0
     batch_size: int = 32
-    learning_rate: float | None = None  # default: the architecture's (model.DEFAULT_LEARNING_RATE)
+    learning_rate: float | None = None  # Adam
+    augment: bool | None = None         # team_code.augment on every training batch
+    class_weights: bool | None = None   # weight each record's loss by the rarity of its classes
+    lr_schedule: str | None = None      # "onecycle" or "constant"
+    patience: int | None = None         # epochs without a better validation loss before a fold stops; 0: never
     threads: int | None = None      # torch intra-op threads per process; default: cores / local processes
     cache_dir: str | None = None    # default: MODEL_DIR/cache
     progress: bool = True
+
+
+LR_SCHEDULES = ("onecycle", "constant")
+
+
+def with_defaults(options: TrainOptions) -> TrainOptions:
+    """The options with every None training setting replaced by the architecture's default."""
+    arch = ARCHITECTURES[options.arch]
+    return replace(options, **{name: getattr(arch, name) for name in
+                               ("learning_rate", "augment", "class_weights", "lr_schedule", "patience")
+                               if getattr(options, name) is None})
+
+
+def record_weights(labels: np.ndarray) -> np.ndarray:
+    """Per-record loss weights that lift rare classes: each class weighs sqrt(N / (classes x its count)) (the
+    square root tempers it: full inverse frequency overfits the few STE records), a record the mean of its
+    classes' weights, scaled to a mean of 1."""
+    counts = labels.sum(axis=0)
+    per_class = np.sqrt(len(labels) / (labels.shape[1] * np.maximum(counts, 1)))
+    weights = (labels * per_class).sum(axis=1) / np.maximum(labels.sum(axis=1), 1)
+    return (weights / weights.mean()).astype(np.float32)
 
 
 def soft_targets(labels: torch.Tensor) -> torch.Tensor:
@@ -64,7 +93,7 @@ def train(train_dir: str | Path, model_dir: str | Path, options: TrainOptions) -
         raise TrainingError(f"{model_dir}: MODEL_DIR must be outside TRAIN_DIR (training never writes into the data)")
     if not train_dir.is_dir():
         raise TrainingError(f"{train_dir}: training directory not found")
-    options = replace(options, learning_rate=options.learning_rate or DEFAULT_LEARNING_RATE[options.arch])
+    options = with_defaults(options)
     world = distributed.World.start()
     try:
         return _train(train_dir, model_dir, options, world)
@@ -121,14 +150,22 @@ def _check_enough(data: CachedRecords, options: TrainOptions, train_dir: Path) -
 
 def train_fold(data: CachedRecords, folds: list[np.ndarray], fold: int, options: TrainOptions,
                device: torch.device, model_dir: Path, fingerprint: str, progress: bool) -> dict:
-    """Train one fold for options.epochs, keep the epoch with the lowest validation cross-entropy, checkpoint it
-    in model_dir, and return its history, weights and out-of-fold probabilities (the benchmark calls it too)."""
+    """Train one fold for up to options.epochs (fewer when validation stops improving for options.patience epochs),
+    keep the epoch with the lowest validation cross-entropy, checkpoint it in model_dir, and return its history,
+    weights and out-of-fold probabilities (the benchmark calls it too)."""
+    options = with_defaults(options)
     val = folds[fold]
     train_idx = np.sort(np.concatenate([f for k, f in enumerate(folds) if k != fold]))
     torch.manual_seed(options.seed * 1000 + fold)
     rng = np.random.default_rng([options.seed, fold])
     model = build_model(options.arch, len(CLASSES)).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate or DEFAULT_LEARNING_RATE[options.arch])
+    optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
+    steps = options.epochs * -(-len(train_idx) // options.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=options.learning_rate, total_steps=steps,
+                                                    pct_start=0.2) if options.lr_schedule == "onecycle" else None
+    weights = np.ones(len(data.names), dtype=np.float32)
+    if options.class_weights:
+        weights[train_idx] = record_weights(data.labels[train_idx])
     pin = device.type == "cuda"
     history, best = [], None
     for epoch in range(options.epochs):
@@ -138,20 +175,23 @@ def train_fold(data: CachedRecords, folds: list[np.ndarray], fold: int, options:
         order = rng.permutation(train_idx)
         bar = tqdm(total=len(order), desc=f"fold {fold + 1}/{options.folds} epoch {epoch + 1}/{options.epochs}",
                    unit="rec", leave=False, disable=not progress, file=sys.stderr)
-        for _, x, y in data.batches(order, options.batch_size, pin_memory=pin):
+        for chunk, x, y in data.batches(order, options.batch_size, pin_memory=pin, rng=rng,
+                                        augment=augment if options.augment else None):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = model(x)
             loss = categorical_cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
-            loss.mean().backward()
+            (loss * torch.from_numpy(weights[chunk]).to(device)).mean().backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             total += loss.detach().sum()
             bar.update(len(y))
         bar.close()
         val_probs, val_loss = _validate(model, data, val, options.batch_size, device)
         entry = {"epoch": epoch + 1, "train_loss": total.item() / len(order), "val_cross_entropy": val_loss,
-                 "seconds": round(time.perf_counter() - start, 2)}
+                 "learning_rate": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 2)}
         history.append(entry)
         improved = best is None or _better(val_loss, best["val_cross_entropy"])
         if improved:
@@ -161,6 +201,11 @@ def train_fold(data: CachedRecords, folds: list[np.ndarray], fold: int, options:
             tqdm.write(f"fold {fold + 1}/{options.folds} epoch {epoch + 1}/{options.epochs}: "
                        f"train loss {entry['train_loss']:.4f}, val cross-entropy {val_loss:.4f}, "
                        f"{entry['seconds']:.1f} s{' (best)' if improved else ''}", file=sys.stderr)
+        if options.patience and epoch + 1 - best["epoch"] >= options.patience and epoch + 1 < options.epochs:
+            if progress:
+                tqdm.write(f"fold {fold + 1}/{options.folds}: no better validation loss for {options.patience} "
+                           f"epochs; stopping early", file=sys.stderr)
+            break
     if math.isnan(best["val_cross_entropy"]):
         raise TrainingError(f"{model_dir}: fold {fold + 1}: validation cross-entropy is NaN in every epoch (training "
                             "diverged); try a lower --learning-rate")
@@ -177,13 +222,19 @@ def _better(loss: float, best: float) -> bool:
 
 def _validate(model: torch.nn.Module, data: CachedRecords, val: np.ndarray, batch_size: int,
               device: torch.device) -> tuple[np.ndarray, float]:
-    """Out-of-fold probabilities (same inference path as the driver) and mean categorical cross-entropy."""
-    probs, losses = [], []
-    for _, x, y in data.batches(val, batch_size, pin_memory=device.type == "cuda"):
-        p = predict_probabilities(model, x, device)
-        probs.append(p)
-        losses.append(-(soft_targets(y.to(device)) * torch.log(p.clamp(min=1e-7))).sum(dim=1))
-    return torch.cat(probs).cpu().numpy(), torch.cat(losses).mean().item()
+    """Out-of-fold probabilities of whole records, every window scored and combined (the driver's inference
+    function), and their mean categorical cross-entropy."""
+    probs, group = [], []
+    for _, signal in data.signals(val):
+        group.append(signal)
+        if len(group) == batch_size:
+            probs.append(predict_signals([model], group, device, batch_size))
+            group = []
+    probs.append(predict_signals([model], group, device, batch_size))
+    probabilities = np.concatenate(probs)
+    targets = soft_targets(torch.from_numpy(data.labels[val])).numpy()
+    loss = -(targets * np.log(np.clip(probabilities, 1e-7, None))).sum(axis=1).mean()
+    return probabilities, float(loss)
 
 
 def _finish(model_dir: Path, data: CachedRecords, folds: list[np.ndarray], results: dict, options: TrainOptions,

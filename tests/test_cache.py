@@ -5,8 +5,9 @@ import shutil
 import numpy as np
 
 from team_code.cache import CachedRecords, build_cache
-from team_code.preprocess import LENGTH, prepare_signal
+from team_code.preprocess import LENGTH, prepare_signal, window
 from team_code.records import load_record
+from team_code.synth import generate_dataset
 
 
 def test_batches_equal_direct_preprocessing(synth_train_dir, tmp_path):
@@ -18,11 +19,35 @@ def test_batches_equal_direct_preprocessing(synth_train_dir, tmp_path):
         assert x.shape == (len(indices), 12, LENGTH) and x.dtype.is_floating_point
         for k, i in enumerate(indices):
             record = load_record(synth_train_dir / data.names[i])
-            expected = prepare_signal(record.signal, record.fs)
-            assert np.abs(x[k].numpy() - expected).max() <= 0.0005 + 1e-6  # stored to the microvolt
+            expected = window(prepare_signal(record.signal, record.fs), 0)
+            np.testing.assert_array_equal(x[k].numpy(), expected)  # the driver's input, to the bit
             assert y[k].numpy().tolist() == data.labels[i].tolist()
         seen.extend(indices.tolist())
     assert seen == order.tolist()
+
+
+def test_whole_records_and_random_windows(tmp_path):
+    generate_dataset(tmp_path / "data", n=4, seed=8, min_seconds=45, max_seconds=50, progress=False)
+    data = CachedRecords.open(build_cache(tmp_path / "data", tmp_path / "cache", progress=False))
+    wholes = dict(data.signals(np.arange(4)))
+    for i, whole in wholes.items():
+        record = load_record(tmp_path / "data" / data.names[i])
+        np.testing.assert_array_equal(whole, prepare_signal(record.signal, record.fs))
+        assert whole.shape[1] == data.lengths[i] > LENGTH
+    rng = np.random.default_rng(0)
+    starts = set()
+    for _ in range(3):
+        for indices, x, _ in data.batches(np.arange(4), batch_size=4, rng=rng):
+            for k, i in enumerate(indices):
+                whole = wholes[int(i)]
+                # the window is some 20-s stretch of the record, not always its start
+                matches = [s for s in range(whole.shape[1] - LENGTH + 1) if np.array_equal(whole[0, s:s + 50],
+                                                                                          x[k, 0, :50].numpy())]
+                assert matches
+                start = matches[0]
+                np.testing.assert_array_equal(x[k].numpy(), whole[:, start:start + LENGTH])
+                starts.add(start)
+    assert len(starts) > 4
 
 
 def test_reused_when_unchanged_rebuilt_when_data_change(synth_train_dir, tmp_path):

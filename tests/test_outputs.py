@@ -13,7 +13,7 @@ from team_code.records import RecordError
 EXAMPLE = """#A0001
 AF,I-AVB,LBBB,Normal,PAC,PVC,RBBB,STD,STE
 0,0,0,0,0,0,1,1,0
-0.012,0.034,0.001,0.101,0.020,0.008,0.973,0.655,0.004
+0.0123,0.034,0.001,0.101,0.02,0.008,0.97251,0.655,0.004
 """
 
 
@@ -34,13 +34,23 @@ def test_write_then_read_round_trips_to_three_decimals(tmp_path: Path) -> None:
     name, classes, read_binary, read_probabilities = read_output(path)
     assert (name, classes) == ("E07500", list(CLASSES))
     assert read_binary.dtype == bool and np.array_equal(read_binary, binary)
-    assert np.array_equal(read_probabilities, np.round(probabilities, 3))
+    assert np.array_equal(read_probabilities, probabilities)  # full precision: reads back to the same float
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_probabilities_round_trip_exactly_without_exponents(tmp_path: Path, dtype) -> None:
+    probabilities = np.array([1e-9, 0.1, 2.5e-5, 0.0, 1.0, 1 / 3, 0.97312, 7e-3, 0.5], dtype=dtype)
+    path = write_output(tmp_path, "R1", CLASSES, probabilities > 0.4, probabilities)
+    text = path.read_text().splitlines()[3]
+    assert "e" not in text.lower()
+    assert np.array_equal(np.array(text.split(","), dtype=np.float64).astype(dtype), probabilities)
+    assert text.split(",")[1] == "0.1" and text.split(",")[4] == "1"  # shortest, not padded
 
 
 def test_write_output_replaces_an_existing_file(tmp_path: Path) -> None:
     write_output(tmp_path, "A1", ["AF", "STE"], np.array([1, 0]), np.array([0.9, 0.1]))
     write_output(tmp_path, "A1", ["AF", "STE"], np.array([0, 1]), np.array([0.2, 0.8]))
-    assert (tmp_path / "A1.csv").read_text() == "#A1\nAF,STE\n0,1\n0.200,0.800\n"
+    assert (tmp_path / "A1.csv").read_text() == "#A1\nAF,STE\n0,1\n0.2,0.8\n"
     assert len(list(tmp_path.iterdir())) == 1
 
 
@@ -80,7 +90,7 @@ def test_read_output_parses_the_official_example(tmp_path: Path) -> None:
     assert name == "A0001"
     assert classes == list(CLASSES)
     assert binary.tolist() == [False] * 6 + [True, True, False]
-    assert probabilities.tolist() == [0.012, 0.034, 0.001, 0.101, 0.020, 0.008, 0.973, 0.655, 0.004]
+    assert probabilities.tolist() == [0.0123, 0.034, 0.001, 0.101, 0.02, 0.008, 0.97251, 0.655, 0.004]
 
 
 def test_read_output_tolerates_crlf_spaces_and_trailing_blank_lines(tmp_path: Path) -> None:

@@ -1,0 +1,133 @@
+"""What the network is shown: augmentation that keeps the padding, standardised and masked input, every window
+scored, rare classes weighted, folds that stop when validation stops improving."""
+import numpy as np
+import pytest
+import torch
+
+from team_code.augment import augment
+from team_code.inference import combine_windows, predict_signals
+from team_code.labels import CLASSES
+from team_code.model import CRNN, recorded_length, standardise
+from team_code.preprocess import FS, LENGTH
+from team_code.train import TrainOptions, record_weights, with_defaults
+
+
+def _batch(rng, lengths):
+    x = rng.normal(0, 0.3, (len(lengths), 12, LENGTH)).astype(np.float32)
+    for k, n in enumerate(lengths):
+        x[k, :, n:] = 0.0
+    return x
+
+
+def test_augmentation_changes_the_recording_but_never_the_padding():
+    rng = np.random.default_rng(0)
+    lengths = np.array([3000, 5000, LENGTH, 7777] * 8)
+    x = _batch(rng, lengths)
+    original = x.copy()
+    augment(x, lengths, rng)
+    assert np.isfinite(x).all()
+    for k, n in enumerate(lengths):
+        stretched = int(n * 1.07) + 1
+        assert not x[k, :, min(LENGTH, stretched):].any(), "augmentation wrote into the zero padding"
+    assert not np.allclose(x, original)
+
+
+def test_augmentation_is_reproducible_from_its_generator():
+    lengths = np.array([4000, LENGTH])
+    a, b = _batch(np.random.default_rng(1), lengths), _batch(np.random.default_rng(1), lengths)
+    augment(a, lengths, np.random.default_rng(5))
+    augment(b, lengths, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_recorded_length_finds_the_padding():
+    x = torch.from_numpy(_batch(np.random.default_rng(2), [1234, LENGTH, 1]))
+    assert recorded_length(x).tolist() == [1234, LENGTH, 1]
+
+
+def test_standardising_removes_gain_and_offset_and_keeps_padding_zero():
+    x = torch.from_numpy(_batch(np.random.default_rng(3), [6000, LENGTH]))
+    length = recorded_length(x)
+    changed = x.clone()
+    changed[0, :, :6000] = changed[0, :, :6000] * 3.7 + 0.8  # another amplifier and a baseline offset
+    a, b = standardise(x, length), standardise(changed, length)
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    assert not a[0, :, 6000:].any()
+
+
+def test_crnn_output_ignores_what_lies_beyond_the_record_and_the_gain():
+    torch.manual_seed(0)
+    model = CRNN().eval()
+    x = torch.from_numpy(_batch(np.random.default_rng(4), [5000]))
+    louder = x * 2.5
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model(louder), atol=1e-4, rtol=1e-4)
+
+
+def test_every_window_counts_and_normal_needs_every_window():
+    index = {c: k for k, c in enumerate(CLASSES)}
+    windows = np.full((3, len(CLASSES)), 0.01, dtype=np.float32)
+    windows[:, index["Normal"]] = [0.9, 0.2, 0.8]
+    windows[1, index["PVC"]] = 0.7
+    combined = combine_windows(windows)
+    assert combined[index["PVC"]] == pytest.approx(0.7)
+    assert combined[index["Normal"]] == pytest.approx(0.2)
+
+
+class _SpikeDetector(torch.nn.Module):
+    """Calls a window PVC when it holds a 5-mV sample, else Normal: a stand-in network with a known answer."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.zeros(x.shape[0], len(CLASSES))
+        spike = (x.abs() > 4).flatten(1).any(dim=1)
+        logits[:, CLASSES.index("PVC")] = spike.float() * 10
+        logits[:, CLASSES.index("Normal")] = (~spike).float() * 10
+        return logits
+
+
+def test_a_pvc_45_seconds_into_a_record_is_scored():
+    record = np.zeros((12, 60 * FS), dtype=np.float32)
+    record[:, :] = 0.1
+    late = record.copy()
+    late[:, 45 * FS] = 5.0
+    probabilities = predict_signals([_SpikeDetector()], [record, late], torch.device("cpu"))
+    pvc, normal = CLASSES.index("PVC"), CLASSES.index("Normal")
+    assert probabilities[0, normal] > 0.99 and probabilities[0, pvc] < 0.01
+    assert probabilities[1, pvc] > 0.99 and probabilities[1, normal] < 0.01
+
+
+def test_rare_classes_weigh_more():
+    labels = np.zeros((100, len(CLASSES)), dtype=np.float32)
+    labels[:90, 0] = 1   # common
+    labels[90:, 1] = 1   # rare
+    weights = record_weights(labels)
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights[95] > weights[0]
+
+
+def test_defaults_come_from_the_architecture_and_explicit_options_win():
+    crnn, paper = with_defaults(TrainOptions(arch="crnn")), with_defaults(TrainOptions(arch="paper"))
+    assert crnn.augment and crnn.lr_schedule == "onecycle" and crnn.patience > 0
+    assert not paper.augment and paper.lr_schedule == "constant" and paper.patience == 0
+    assert paper.learning_rate == 1e-3
+    assert with_defaults(TrainOptions(arch="crnn", augment=False, patience=0)).patience == 0
+
+
+def test_a_fold_stops_after_patience_epochs_without_a_better_validation_loss(synth_train_dir, tmp_path, monkeypatch):
+    from team_code import train
+    from team_code.cache import CachedRecords, build_cache
+    from team_code.folds import stratified_folds
+
+    data = CachedRecords.open(build_cache(synth_train_dir, tmp_path / "cache", progress=False))
+    losses = iter([3.0, 1.0, 2.0, 1.5, 0.5, 0.1])
+
+    def fake_validate(model, data, val, batch_size, device):
+        return np.full((len(val), len(CLASSES)), 1 / len(CLASSES)), next(losses)
+
+    monkeypatch.setattr(train, "_validate", fake_validate)
+    monkeypatch.setattr(train.torch, "get_num_threads", lambda: 1)
+    folds = stratified_folds(data.labels, 2, seed=0)
+    options = TrainOptions(folds=2, epochs=6, patience=2, augment=False, progress=False)
+    result = train.train_fold(data, folds, 0, options, torch.device("cpu"), tmp_path, "test", progress=False)
+    assert [h["epoch"] for h in result["history"]] == [1, 2, 3, 4]  # epochs 3 and 4 did not beat epoch 2
+    assert result["best_epoch"] == 2
