@@ -10,20 +10,26 @@ import sys
 
 from torch.distributed.elastic.multiprocessing.errors import record
 
+from team_code import log
 from team_code.cache import CacheError
 from team_code.model import ARCHITECTURES
 from team_code.train import LR_SCHEDULES, TrainingError, TrainOptions, train
+
+DEFAULTS = TrainOptions()  # the one place the defaults are set; the help texts show them
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the 12-lead ECG classifier with K-fold cross-validation.")
     parser.add_argument("train_dir", help="folder of NAME.hea + NAME.mat training records (never written to)")
     parser.add_argument("model_dir", help="folder to write the model into (created; rerun to resume)")
-    parser.add_argument("--folds", type=int, default=10, help="cross-validation folds (default 10)")
-    parser.add_argument("--epochs", type=int, default=10, help="epochs per fold (default 10)")
-    parser.add_argument("--arch", choices=list(ARCHITECTURES), default="crnn", help="network (default crnn)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--folds", type=int, default=DEFAULTS.folds,
+                        help=f"cross-validation folds (default {DEFAULTS.folds})")
+    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help=f"epochs per fold (default {DEFAULTS.epochs})")
+    parser.add_argument("--arch", choices=list(ARCHITECTURES), default=DEFAULTS.arch,
+                        help=f"network (default {DEFAULTS.arch})")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default {DEFAULTS.seed})")
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                        help=f"records per training step (default {DEFAULTS.batch_size})")
     defaults = {name: " / ".join(f"{getattr(a, name)} for {arch}" for arch, a in ARCHITECTURES.items())
                 for name in ("learning_rate", "augment", "class_weights", "lr_schedule", "patience")}
     parser.add_argument("--learning-rate", type=float, default=None,
@@ -38,9 +44,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--patience", type=int, default=None,
                         help=f"stop a fold after this many epochs without a better validation loss, 0 = never "
                         f"(default {defaults['patience']})")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default: cores / processes)")
-    parser.add_argument("--cache-dir", default=None, help="where to keep the preprocessed HDF5 cache (default MODEL_DIR/cache)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    parser.add_argument("--threads", type=int, default=DEFAULTS.threads,
+                        help="torch threads per process (default: cores / processes)")
+    parser.add_argument("--cache-dir", default=DEFAULTS.cache_dir,
+                        help="where to keep the preprocessed HDF5 cache (default MODEL_DIR/cache)")
+    log.add_arguments(parser, quiet_help="no progress bars or per-epoch lines (skipped records and warnings still show)")
     args = parser.parse_args(argv)
     if args.patience is not None and args.patience < 0:
         parser.error("--patience must be 0 (never stop early) or more")
@@ -53,11 +61,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @record
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    log.configure(quiet=args.quiet, verbose=args.verbose)
     options = TrainOptions(folds=args.folds, epochs=args.epochs, arch=args.arch, seed=args.seed,
                            batch_size=args.batch_size, learning_rate=args.learning_rate, augment=args.augment,
                            class_weights=args.class_weights, lr_schedule=args.lr_schedule, patience=args.patience,
-                           threads=args.threads,
-                           cache_dir=args.cache_dir, progress=not args.quiet)
+                           threads=args.threads, cache_dir=args.cache_dir)
     try:
         report = train(args.train_dir, args.model_dir, options)
     except (TrainingError, CacheError, OSError) as error:  # one line naming the file and the reason

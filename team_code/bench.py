@@ -91,20 +91,20 @@ def scores_after_same_epochs(work: Path, train_n: int, test_n: int, epochs: int,
     alone, so the comparison is made over several seeds."""
     synth.generate_dataset(work / "train", train_n, seed=101, max_seconds=30)
     synth.generate_dataset(work / "test", test_n, seed=202, max_seconds=30)
-    train = CachedRecords.open(build_cache(work / "train", work / "cache", progress=False, report=False))
-    test = CachedRecords.open(build_cache(work / "test", work / "cache", progress=False, report=False))
+    train = CachedRecords.open(build_cache(work / "train", work / "cache"))
+    test = CachedRecords.open(build_cache(work / "test", work / "cache"))
     folds = stratified_folds(train.labels, 5, seed=0)
     device = pick_device()
     out: dict[str, list[tuple[float, float, float]]] = {arch: [] for arch in ARCHITECTURES}
     for seed in range(seeds):
         for arch in ARCHITECTURES:
-            options = TrainOptions(folds=5, epochs=epochs, arch=arch, seed=seed, progress=False)
+            options = TrainOptions(folds=5, epochs=epochs, arch=arch, seed=seed)
             start = time.perf_counter()
-            result = train_fold(train, folds, 0, options, device, work / f"model_{arch}", "bench", progress=False)
+            result = train_fold(train, folds, fold=0, options=options, device=device)
             seconds = time.perf_counter() - start
-            thresholds, _ = tune_thresholds(train.labels[folds[0]].astype(bool), np.asarray(result["probabilities"]))
+            thresholds, _ = tune_thresholds(train.labels[folds[0]].astype(bool), result.probabilities)
             model = build_model(arch)
-            model.load_state_dict(result["state_dict"])
+            model.load_state_dict(result.state_dict)
             model.to(device)
             probs = predict_signals([model], [s for _, s in test.signals(np.arange(len(test.names)))], device)
             f2, g2 = fbeta_gbeta(test.labels.astype(bool), apply_thresholds(probs, thresholds))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import queue
 import sys
 import threading
@@ -25,13 +26,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from team_code import preprocess
+from team_code import log, preprocess
 from team_code.atomic import atomic_path
 from team_code.labels import CLASSES, to_vector
 from team_code.records import RecordError, load_record
 from team_code.workers import cpu_cores, read_ahead
 
 CACHE_VERSION = 3
+
+logger = logging.getLogger(__name__)
 
 
 class CacheError(RuntimeError):
@@ -79,12 +82,11 @@ def _load_one(path: Path) -> tuple[np.ndarray | None, np.ndarray | None, str | N
     return preprocess.to_counts(preprocess.prepare_signal(record.signal, record.fs)), to_vector(record.labels), None
 
 
-def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = True, report: bool = True,
-                workers: int | None = None) -> Path:
+def build_cache(data_dir: str | Path, cache_dir: str | Path, workers: int | None = None) -> Path:
     """Return the path of an up-to-date cache for data_dir, building it (atomically) when needed.
 
-    Unreadable and unlabeled records are skipped with one line each on stderr; the list is kept in the cache
-    so a reused cache reports them again.
+    Unreadable and unlabeled records are skipped with one warning each; the list is kept in the cache so a reused
+    cache reports them again.
     """
     data_dir = Path(data_dir)
     names = training_record_names(data_dir)
@@ -95,11 +97,12 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = Tr
                 skipped = json.loads(f.attrs["skipped"])
         except (OSError, KeyError, ValueError) as error:
             raise _unreadable(path, error) from None
-        if report:
-            for reason in skipped:
-                print(f"skipped {reason}", file=sys.stderr)
-            _summarise(len(names), skipped)
+        logger.debug(f"reusing the cache {path} ({len(names)} record files, {len(skipped)} skipped)")
+        for reason in skipped:
+            logger.warning(f"skipped {reason}")
+        _summarise(len(names), skipped)
         return path
+    logger.debug(f"building the cache {path} from {len(names)} record names in {data_dir}")
     workers = workers or min(4, cpu_cores())
     skipped = []
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
@@ -111,12 +114,11 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = Tr
         with ProcessPoolExecutor(workers) if workers > 1 and len(names) > 64 else ThreadPoolExecutor(1) as pool:
             ahead = read_ahead(pool, _load_one, [data_dir / name for name in names], window=4 * workers)
             for record_path, future in tqdm(ahead, total=len(names), desc="caching records", unit="rec",
-                                            disable=not progress, file=sys.stderr):
+                                            disable=not log.progress_bars(), file=sys.stderr):
                 signal, label, reason = future.result()
                 if reason is not None:
                     skipped.append(reason)
-                    if report:
-                        tqdm.write(f"skipped {reason}", file=sys.stderr)
+                    logger.warning(f"skipped {reason}")
                     continue
                 # One chunk holding the whole record, stored raw: read back without any HDF5 selection.
                 signals.create_dataset(str(len(kept)), data=signal, chunks=signal.shape)
@@ -128,15 +130,14 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = Tr
         f.create_dataset("names", data=np.array(kept, dtype=object), dtype=h5py.string_dtype())
         f.attrs["count"] = len(kept)
         f.attrs["skipped"] = json.dumps(skipped)
-    if report:
-        _summarise(len(names), skipped)
+    _summarise(len(names), skipped)
     return path
 
 
 def _summarise(total: int, skipped: list[str]) -> None:
     if skipped:
-        print(f"skipped {len(skipped)} of {total} records (unreadable or without one of the nine labels); "
-              f"training on {total - len(skipped)}", file=sys.stderr)
+        logger.warning(f"skipped {len(skipped)} of {total} records (unreadable or without one of the nine labels); "
+                       f"training on {total - len(skipped)}")
 
 
 @dataclass

@@ -38,7 +38,7 @@ CONFIG = "config.json"
 THRESHOLDS = "thresholds.json"
 
 # Training options that cannot change the result; every other option (present or added later) is in the fingerprint.
-NOT_IN_FINGERPRINT = ("progress", "cache_dir")
+NOT_IN_FINGERPRINT = ("cache_dir",)
 
 
 class ModelError(RuntimeError):

@@ -42,8 +42,8 @@ REAL_SAMPLES = ROOT.parent / "shared/data/real-samples/cinc2021"
 def make_test_sets(work: Path, n: int) -> dict[str, Path]:
     """The held-out test sets: new synth records, altsim records, and the real samples when present."""
     sets = {"synth": work / "test_synth", "altsim": work / "test_altsim"}
-    synth.generate_dataset(sets["synth"], n, seed=12, prefix="T", progress=False)
-    altsim.generate_dataset(sets["altsim"], n, seed=13, progress=False)
+    synth.generate_dataset(sets["synth"], n, seed=12, prefix="T")
+    altsim.generate_dataset(sets["altsim"], n, seed=13)
     if REAL_SAMPLES.is_dir():
         sets["real"] = REAL_SAMPLES
     return sets
@@ -76,21 +76,21 @@ def small_budget(work: Path, sets: dict[str, Path], seeds: int, epochs: int = 3,
                  options: TrainOptions | None = None) -> list[dict[str, tuple[float, float]]]:
     """Per seed, {test set: (F2, G2)} of one fold-0 model trained on 4/5 of n generated records (with `options`,
     default TrainOptions(), for folds, epochs and seed set here)."""
-    synth.generate_dataset(work / "small_train", n, seed=101, max_seconds=30, progress=False)
-    train = CachedRecords.open(build_cache(work / "small_train", work / "cache", progress=False, report=False))
-    tests = {name: CachedRecords.open(build_cache(path, work / "cache", progress=False, report=False))
+    synth.generate_dataset(work / "small_train", n, seed=101, max_seconds=30)
+    train = CachedRecords.open(build_cache(work / "small_train", work / "cache"))
+    tests = {name: CachedRecords.open(build_cache(path, work / "cache"))
              for name, path in sets.items() if name != "real"}
     folds = stratified_folds(train.labels, 5, seed=0)
     device = pick_device()
     runs = []
     for seed in range(seeds):
-        options = replace(options or TrainOptions(), folds=5, epochs=epochs, seed=seed, progress=False)
+        options = replace(options or TrainOptions(), folds=5, epochs=epochs, seed=seed)
         start = time.perf_counter()
-        result = train_fold(train, folds, 0, options, device, work / f"small_model_{seed}", "bench", progress=False)
+        result = train_fold(train, folds, fold=0, options=options, device=device)
         seconds = time.perf_counter() - start
-        thresholds, _ = tune_thresholds(train.labels[folds[0]].astype(bool), np.asarray(result["probabilities"]))
+        thresholds, _ = tune_thresholds(train.labels[folds[0]].astype(bool), result.probabilities)
         model = build_model(options.arch)
-        model.load_state_dict(result["state_dict"])
+        model.load_state_dict(result.state_dict)
         model.to(device)
         scores = {}
         for name, test in tests.items():
@@ -105,7 +105,7 @@ def small_budget(work: Path, sets: dict[str, Path], seeds: int, epochs: int = 3,
 
 def large_budget(work: Path, sets: dict[str, Path], n: int = 2000, folds: int = 5, epochs: int = 10) -> dict:
     """train_model.py on n generated records, then driver.py and the official scores on every test set."""
-    synth.generate_dataset(work / "large_train", n, seed=11, progress=False)
+    synth.generate_dataset(work / "large_train", n, seed=11)
     model = work / "large_model"
     start = time.perf_counter()
     subprocess.run([sys.executable, "train_model.py", str(work / "large_train"), str(model), "--folds", str(folds),

@@ -21,7 +21,8 @@ class FoldResult:
     """
 
     fold: int
-    fingerprint: str                       # of the run that trained it: a checkpoint is reused only by the same run
+    fingerprint: str | None                # of the run that trained it (a checkpoint is reused only by the same
+                                           # run); None when the fold was trained without a checkpoint
     best_epoch: int                        # 1-based
     best_val_cross_entropy: float
     history: list[dict[str, Any]]

@@ -7,10 +7,13 @@ plain `python` is the one-rank case of the same code.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -19,16 +22,19 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from team_code import distributed, report
+from team_code import distributed, log, report
 from team_code import model_dir as model_files
+from team_code.augment import augment
 from team_code.cache import CachedRecords, build_cache
 from team_code.folds import stratified_folds
-from team_code.augment import augment
 from team_code.inference import pick_device, predict_signals
 from team_code.labels import CLASSES
 from team_code.model import ARCHITECTURES, build_model
+from team_code.results import CVReport, FoldResult
 from team_code.thresholds import tune_thresholds
 from team_code.workers import cpu_cores
+
+logger = logging.getLogger(__name__)
 
 
 class TrainingError(RuntimeError):
@@ -37,8 +43,9 @@ class TrainingError(RuntimeError):
 
 @dataclass
 class TrainOptions:
-    """Everything that shapes a training run. Fields left None take the architecture's defaults
-    (model.ARCHITECTURES), filled in once by `with_defaults`."""
+    """Everything that shapes a training run, with its defaults: the one place they are set (train_model.py's
+    options read theirs from here). Fields left None take the architecture's defaults (model.ARCHITECTURES),
+    filled in by `with_defaults`."""
 
     folds: int = 10
     epochs: int = 10
@@ -52,14 +59,14 @@ class TrainOptions:
     patience: int | None = None         # epochs without a better validation loss before a fold stops; 0: never
     threads: int | None = None      # torch intra-op threads per process; default: cores / local processes
     cache_dir: str | None = None    # default: MODEL_DIR/cache
-    progress: bool = True
 
 
 LR_SCHEDULES = ("onecycle", "constant")
 
 
 def with_defaults(options: TrainOptions) -> TrainOptions:
-    """The options with every None training setting replaced by the architecture's default."""
+    """The options with every None training setting replaced by the architecture's default (the only place
+    they are resolved; setting them again changes nothing)."""
     arch = ARCHITECTURES[options.arch]
     return replace(options, **{name: getattr(arch, name) for name in
                                ("learning_rate", "augment", "class_weights", "lr_schedule", "patience")
@@ -86,7 +93,7 @@ def categorical_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> tor
     return -(soft_targets(labels) * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
 
 
-def train(train_dir: str | Path, model_dir: str | Path, options: TrainOptions) -> dict | None:
+def train(train_dir: str | Path, model_dir: str | Path, options: TrainOptions) -> CVReport | None:
     """Train all folds, tune thresholds and write MODEL_DIR; returns the CV report on rank 0 (None elsewhere)."""
     train_dir, model_dir = Path(train_dir).resolve(), Path(model_dir).resolve()
     if model_dir == train_dir or train_dir in model_dir.parents:
@@ -96,39 +103,44 @@ def train(train_dir: str | Path, model_dir: str | Path, options: TrainOptions) -
     options = with_defaults(options)
     world = distributed.World.start()
     try:
-        return _train(train_dir, model_dir, options, world)
+        # Rank 0 speaks for the job; the other ranks would repeat its lines, so they show errors only.
+        with contextlib.nullcontext() if world.rank == 0 else log.errors_only():
+            return _train(train_dir, model_dir, options, world)
     finally:
         world.stop()
 
 
-def _train(train_dir: Path, model_dir: Path, options: TrainOptions, world: "distributed.World") -> dict | None:
+def _train(train_dir: Path, model_dir: Path, options: TrainOptions, world: distributed.World) -> CVReport | None:
     device = pick_device()
     torch.set_num_threads(options.threads or max(1, cpu_cores() // world.local_size))
+    logger.debug(f"rank {world.rank} of {world.size}: {device}, {torch.get_num_threads()} threads; {options}")
     model_dir.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(options.cache_dir) if options.cache_dir else model_dir / "cache"
-    progress = options.progress and world.rank == 0
 
     # One process per machine parses the records; the others wait, then open the same cache.
     if world.local_rank == 0:
-        cache_path = build_cache(train_dir, cache_dir, progress=progress)
+        cache_path = build_cache(train_dir, cache_dir)
     world.barrier()
     if world.local_rank != 0:
-        cache_path = build_cache(train_dir, cache_dir, progress=False, report=False)
+        cache_path = build_cache(train_dir, cache_dir)
     data = CachedRecords.open(cache_path)
     _check_enough(data, options, train_dir)
 
     folds = stratified_folds(data.labels, options.folds, options.seed)
     fingerprint = model_files.fingerprint(cache_path.name, asdict(options))
-    if world.rank == 0 and model_files.begin(model_dir, fingerprint) and progress:
-        tqdm.write(f"{model_dir} holds a model of another training run: its config.json is removed, and the "
-                   "model is incomplete until this run finishes", file=sys.stderr)
-    results = {}
+    if world.rank == 0 and model_files.begin(model_dir, fingerprint):
+        logger.info(f"{model_dir} holds a model of another training run: its config.json is removed, and the "
+                    "model is incomplete until this run finishes")
+    results: dict[int, FoldResult] = {}
     for fold in range(world.rank, options.folds, world.size):
-        results[fold] = model_files.load_fold(model_dir, fold, fingerprint, [data.names[i] for i in folds[fold]])
-        if results[fold] is None:
-            results[fold] = train_fold(data, folds, fold, options, device, model_dir, fingerprint, progress)
-        elif progress:
-            tqdm.write(f"fold {fold + 1}/{options.folds}: finished earlier, loaded from {model_dir}", file=sys.stderr)
+        loaded = model_files.load_fold(model_dir, fold, fingerprint, [data.names[i] for i in folds[fold]])
+        if loaded is None:
+            logger.debug(f"fold {fold + 1}: no finished checkpoint of this run in {model_dir}; training it")
+            results[fold] = train_fold(data, folds, fold=fold, options=options, device=device, model_dir=model_dir,
+                                       fingerprint=fingerprint)
+        else:
+            results[fold] = loaded
+            logger.info(f"fold {fold + 1}/{options.folds}: finished earlier, loaded from {model_dir}")
     gathered = world.gather(results)
     if world.rank != 0:
         return None
@@ -144,16 +156,24 @@ def _check_enough(data: CachedRecords, options: TrainOptions, train_dir: Path) -
     counts = data.labels.sum(axis=0).astype(int)
     for cls, count in zip(CLASSES, counts):
         if count < options.folds:
-            print(f"warning: class {cls} has {count} record(s), fewer than the {options.folds} folds; "
-                  "some folds will not validate it", file=sys.stderr)
+            logger.warning(f"warning: class {cls} has {count} record(s), fewer than the {options.folds} folds; "
+                           "some folds will not validate it")
 
 
-def train_fold(data: CachedRecords, folds: list[np.ndarray], fold: int, options: TrainOptions,
-               device: torch.device, model_dir: Path, fingerprint: str, progress: bool) -> dict:
-    """Train one fold for up to options.epochs (fewer when validation stops improving for options.patience epochs),
-    keep the epoch with the lowest validation cross-entropy, checkpoint it in model_dir, and return its history,
-    weights and out-of-fold probabilities (the benchmark calls it too)."""
+def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, options: TrainOptions,
+               device: torch.device | None = None, model_dir: Path | None = None,
+               fingerprint: str | None = None) -> FoldResult:
+    """Train fold `fold` (validated on folds[fold], trained on the others) for up to options.epochs (fewer when
+    validation stops improving for options.patience epochs) and return the epoch with the lowest validation
+    cross-entropy: history, weights, out-of-fold probabilities (the benchmarks call it too).
+
+    With model_dir (and the run's fingerprint, which a resumed run must match), the fold is checkpointed there
+    as fold_K.pt + fold_K.json; without, nothing is written. device defaults to inference.pick_device().
+    """
+    if (model_dir is None) != (fingerprint is None):
+        raise ValueError("train_fold: model_dir and fingerprint go together (a checkpoint belongs to one run)")
     options = with_defaults(options)
+    device = device or pick_device()
     val = folds[fold]
     train_idx = np.sort(np.concatenate([f for k, f in enumerate(folds) if k != fold]))
     torch.manual_seed(options.seed * 1000 + fold)
@@ -174,7 +194,7 @@ def train_fold(data: CachedRecords, folds: list[np.ndarray], fold: int, options:
         total = torch.zeros((), device=device)
         order = rng.permutation(train_idx)
         bar = tqdm(total=len(order), desc=f"fold {fold + 1}/{options.folds} epoch {epoch + 1}/{options.epochs}",
-                   unit="rec", leave=False, disable=not progress, file=sys.stderr)
+                   unit="rec", leave=False, disable=not log.progress_bars(), file=sys.stderr)
         for chunk, x, y in data.batches(order, options.batch_size, pin_memory=pin, rng=rng,
                                         augment=augment if options.augment else None):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -197,22 +217,22 @@ def train_fold(data: CachedRecords, folds: list[np.ndarray], fold: int, options:
         if improved:
             best = {**entry, "state_dict": copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()}),
                     "probabilities": val_probs}
-        if progress:
-            tqdm.write(f"fold {fold + 1}/{options.folds} epoch {epoch + 1}/{options.epochs}: "
-                       f"train loss {entry['train_loss']:.4f}, val cross-entropy {val_loss:.4f}, "
-                       f"{entry['seconds']:.1f} s{' (best)' if improved else ''}", file=sys.stderr)
+        logger.info(f"fold {fold + 1}/{options.folds} epoch {epoch + 1}/{options.epochs}: "
+                    f"train loss {entry['train_loss']:.4f}, val cross-entropy {val_loss:.4f}, "
+                    f"{entry['seconds']:.1f} s{' (best)' if improved else ''}")
         if options.patience and epoch + 1 - best["epoch"] >= options.patience and epoch + 1 < options.epochs:
-            if progress:
-                tqdm.write(f"fold {fold + 1}/{options.folds}: no better validation loss for {options.patience} "
-                           f"epochs; stopping early", file=sys.stderr)
+            logger.info(f"fold {fold + 1}/{options.folds}: no better validation loss for {options.patience} "
+                        f"epochs; stopping early")
             break
     if math.isnan(best["val_cross_entropy"]):
-        raise TrainingError(f"{model_dir}: fold {fold + 1}: validation cross-entropy is NaN in every epoch (training "
+        where = f"{model_dir}: " if model_dir is not None else ""
+        raise TrainingError(f"{where}fold {fold + 1}: validation cross-entropy is NaN in every epoch (training "
                             "diverged); try a lower --learning-rate")
-    summary = {"fold": fold, "fingerprint": fingerprint, "best_epoch": best["epoch"],
-               "best_val_cross_entropy": best["val_cross_entropy"], "history": history,
-               "records": [data.names[i] for i in val], "probabilities": best["probabilities"].tolist()}
-    return {**model_files.save_fold(model_dir, fold, summary, best["state_dict"]), "state_dict": best["state_dict"]}
+    result = FoldResult(fold=fold, fingerprint=fingerprint, best_epoch=best["epoch"],
+                        best_val_cross_entropy=best["val_cross_entropy"], history=history,
+                        records=[data.names[i] for i in val], probabilities=best["probabilities"],
+                        state_dict=best["state_dict"])
+    return model_files.save_fold(model_dir, result) if model_dir is not None else result
 
 
 def _better(loss: float, best: float) -> bool:
@@ -237,23 +257,21 @@ def _validate(model: torch.nn.Module, data: CachedRecords, val: np.ndarray, batc
     return probabilities, float(loss)
 
 
-def _finish(model_dir: Path, data: CachedRecords, folds: list[np.ndarray], results: dict, options: TrainOptions,
-            fingerprint: str) -> dict:
+def _finish(model_dir: Path, data: CachedRecords, folds: list[np.ndarray], results: dict[int, FoldResult],
+            options: TrainOptions, fingerprint: str) -> CVReport:
     """Tune thresholds on the out-of-fold probabilities and write the remaining artefacts; config.json last."""
     oof = np.zeros((len(data.names), len(CLASSES)))
     fold_of = np.zeros(len(data.names), dtype=int)
     for fold, val in enumerate(folds):
-        oof[val] = np.asarray(results[fold]["probabilities"])
+        oof[val] = results[fold].probabilities
         fold_of[val] = fold
         model_files.ensure_fold(model_dir, results[fold])  # folds trained by other ranks, maybe on other machines
     labels = data.labels.astype(bool)
     thresholds, _ = tune_thresholds(labels, oof, seed=options.seed)
     report.write_oof(model_dir / "oof.csv", data.names, fold_of, labels, oof)
-    cv = report.cv_report(labels, oof, thresholds, [{k: v for k, v in results[f].items()
-                                                      if k not in ("state_dict", "probabilities", "records")}
-                                                     for f in range(len(folds))])
+    cv = report.cv_report(labels, oof, thresholds, [results[f].summary() for f in range(len(folds))])
     report.write_reports(model_dir, cv)
     model_files.write_model(model_dir, arch=options.arch, folds=len(folds), run_fingerprint=fingerprint,
-                            thresholds=thresholds, training={k: v for k, v in asdict(options).items() if k != "progress"},
+                            thresholds=thresholds, training=asdict(options),
                             records=len(data.names))
     return cv

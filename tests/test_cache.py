@@ -11,7 +11,7 @@ from team_code.synth import generate_dataset
 
 
 def test_batches_equal_direct_preprocessing(synth_train_dir, tmp_path):
-    data = CachedRecords.open(build_cache(synth_train_dir, tmp_path, progress=False))
+    data = CachedRecords.open(build_cache(synth_train_dir, tmp_path))
     assert len(data.names) == 30
     order = np.random.default_rng(0).permutation(30)
     seen = []
@@ -27,8 +27,8 @@ def test_batches_equal_direct_preprocessing(synth_train_dir, tmp_path):
 
 
 def test_whole_records_and_random_windows(tmp_path):
-    generate_dataset(tmp_path / "data", n=4, seed=8, min_seconds=45, max_seconds=50, progress=False)
-    data = CachedRecords.open(build_cache(tmp_path / "data", tmp_path / "cache", progress=False))
+    generate_dataset(tmp_path / "data", n=4, seed=8, min_seconds=45, max_seconds=50)
+    data = CachedRecords.open(build_cache(tmp_path / "data", tmp_path / "cache"))
     wholes = dict(data.signals(np.arange(4)))
     for i, whole in wholes.items():
         record = load_record(tmp_path / "data" / data.names[i])
@@ -53,23 +53,23 @@ def test_whole_records_and_random_windows(tmp_path):
 def test_reused_when_unchanged_rebuilt_when_data_change(synth_train_dir, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(synth_train_dir, data)
-    first = build_cache(data, tmp_path / "cache", progress=False)
+    first = build_cache(data, tmp_path / "cache")
     built_at = first.stat().st_mtime_ns
-    assert build_cache(data, tmp_path / "cache", progress=False) == first
+    assert build_cache(data, tmp_path / "cache") == first
     assert first.stat().st_mtime_ns == built_at
     victim = sorted(data.glob("*.hea"))[0]
     os.utime(victim, ns=(victim.stat().st_atime_ns, victim.stat().st_mtime_ns + 10**9))
-    second = build_cache(data, tmp_path / "cache", progress=False)
+    second = build_cache(data, tmp_path / "cache")
     assert second != first
     (data / f"{victim.stem}.mat").unlink()
     (data / f"{victim.stem}.hea").unlink()
-    third = build_cache(data, tmp_path / "cache", progress=False)
+    third = build_cache(data, tmp_path / "cache")
     assert third not in (first, second)
     assert len(CachedRecords.open(third).names) == 29
 
 
 def test_stopping_early_does_not_hang(synth_train_dir, tmp_path):
-    data = CachedRecords.open(build_cache(synth_train_dir, tmp_path, progress=False))
+    data = CachedRecords.open(build_cache(synth_train_dir, tmp_path))
     for _ in data.batches(np.arange(30), batch_size=2):
         break
     assert next(iter(data.batches(np.arange(4), batch_size=4)))[1].shape[0] == 4

@@ -135,7 +135,7 @@ def test_train_12ECG_classifier_uses_the_training_defaults(monkeypatch, tmp_path
 def test_train_12ECG_classifier_writes_a_loadable_model(synth_train_dir, monkeypatch, tmp_path, capsys):
     # The official signature takes no options: shrink the defaults to 2 folds x 1 epoch for the test.
     monkeypatch.setattr(training, "TrainOptions",
-                        functools.partial(TrainOptions, folds=2, epochs=1, threads=1, progress=False))
+                        functools.partial(TrainOptions, folds=2, epochs=1, threads=1))
     training.train_12ECG_classifier(str(synth_train_dir), str(tmp_path / "model"))
     assert "cross-validation on 30 records" in capsys.readouterr().out
     ensemble = Ensemble.load(tmp_path / "model")

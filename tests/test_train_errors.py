@@ -76,7 +76,7 @@ def test_missing_train_dir(tmp_path):
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_corrupt_cache_is_one_line_naming_it(synth_train_dir, tmp_path, damage):
-    cache = build_cache(synth_train_dir, tmp_path / "cache", progress=False, report=False)
+    cache = build_cache(synth_train_dir, tmp_path / "cache")
     data = cache.read_bytes()
     cache.write_bytes(os.urandom(4096) if damage == "garbage" else data[: len(data) // 2])
     result = train(synth_train_dir, tmp_path / "model", "--folds", "2", "--epochs", "1", "--cache-dir",
@@ -102,8 +102,7 @@ def _train_with_validation_losses(synth_train_dir: Path, model: Path, monkeypatc
     monkeypatch.setattr(train_module, "_validate", validate)
     threads = torch.get_num_threads()
     try:
-        train_module.train(synth_train_dir, model, train_module.TrainOptions(folds=2, epochs=3, threads=1,
-                                                                             progress=False))
+        train_module.train(synth_train_dir, model, train_module.TrainOptions(folds=2, epochs=3, threads=1))
     finally:
         torch.set_num_threads(threads)
     return seen

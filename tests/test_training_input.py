@@ -118,7 +118,7 @@ def test_a_fold_stops_after_patience_epochs_without_a_better_validation_loss(syn
     from team_code.cache import CachedRecords, build_cache
     from team_code.folds import stratified_folds
 
-    data = CachedRecords.open(build_cache(synth_train_dir, tmp_path / "cache", progress=False))
+    data = CachedRecords.open(build_cache(synth_train_dir, tmp_path / "cache"))
     losses = iter([3.0, 1.0, 2.0, 1.5, 0.5, 0.1])
 
     def fake_validate(model, data, val, batch_size, device):
@@ -127,7 +127,8 @@ def test_a_fold_stops_after_patience_epochs_without_a_better_validation_loss(syn
     monkeypatch.setattr(train, "_validate", fake_validate)
     monkeypatch.setattr(train.torch, "get_num_threads", lambda: 1)
     folds = stratified_folds(data.labels, 2, seed=0)
-    options = TrainOptions(folds=2, epochs=6, patience=2, augment=False, progress=False)
-    result = train.train_fold(data, folds, 0, options, torch.device("cpu"), tmp_path, "test", progress=False)
-    assert [h["epoch"] for h in result["history"]] == [1, 2, 3, 4]  # epochs 3 and 4 did not beat epoch 2
-    assert result["best_epoch"] == 2
+    options = TrainOptions(folds=2, epochs=6, patience=2, augment=False)
+    result = train.train_fold(data, folds, fold=0, options=options, device=torch.device("cpu"))
+    assert [h["epoch"] for h in result.history] == [1, 2, 3, 4]  # epochs 3 and 4 did not beat epoch 2
+    assert result.best_epoch == 2
+    assert not list(tmp_path.glob("fold_*"))  # without model_dir nothing is checkpointed
