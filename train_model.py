@@ -24,7 +24,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("model_dir", help="folder to write the model into (created; rerun to resume)")
     parser.add_argument("--folds", type=int, default=DEFAULTS.folds,
                         help=f"cross-validation folds (default {DEFAULTS.folds})")
-    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help=f"epochs per fold (default {DEFAULTS.epochs})")
+    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs,
+                        help=f"epochs per fold (default {DEFAULTS.epochs})")
     parser.add_argument("--arch", choices=list(ARCHITECTURES), default=DEFAULTS.arch,
                         help=f"network (default {DEFAULTS.arch})")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default {DEFAULTS.seed})")
@@ -48,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="torch threads per process (default: cores / processes)")
     parser.add_argument("--cache-dir", default=DEFAULTS.cache_dir,
                         help="where to keep the preprocessed HDF5 cache (default MODEL_DIR/cache)")
-    log.add_arguments(parser, quiet_help="no progress bars or per-epoch lines (skipped records and warnings still show)")
+    log.add_arguments(parser, quiet_help="no progress bars or per-epoch lines (skipped records, warnings still show)")
     args = parser.parse_args(argv)
     if args.patience is not None and args.patience < 0:
         parser.error("--patience must be 0 (never stop early) or more")

@@ -44,8 +44,9 @@ def augment(signals: np.ndarray, lengths: np.ndarray, rng: np.random.Generator) 
                      * rng.standard_normal((len(noisy), leads, samples), dtype=np.float32))
     mains = np.flatnonzero(rng.random(batch) < 0.2)  # mains interference, 50 or 60 Hz
     hz = np.where(rng.random((len(mains), 1, 1)) < 0.5, 50.0, 60.0).astype(np.float32)
-    extra[mains] += (rng.uniform(0.005, 0.05, (len(mains), leads, 1)).astype(np.float32)
-                     * np.sin(2 * np.pi * hz * time + rng.uniform(0, 2 * np.pi, (len(mains), leads, 1)).astype(np.float32)))
+    amplitude = rng.uniform(0.005, 0.05, (len(mains), leads, 1)).astype(np.float32)  # drawn before the phase
+    phase = rng.uniform(0, 2 * np.pi, (len(mains), leads, 1)).astype(np.float32)
+    extra[mains] += amplitude * np.sin(2 * np.pi * hz * time + phase)
     signals += extra * recorded
     for k in np.flatnonzero(rng.random(batch) < 0.1):  # one or two leads came off
         signals[k, rng.choice(leads, size=int(rng.integers(1, 3)), replace=False)] = 0.0

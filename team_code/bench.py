@@ -33,7 +33,7 @@ from team_code.labels import CLASSES
 from team_code.metrics import fbeta_gbeta
 from team_code.model import ARCHITECTURES, build_model
 from team_code.thresholds import apply_thresholds, tune_thresholds
-from team_code.train import TrainOptions, train_fold, categorical_cross_entropy
+from team_code.train import TrainOptions, categorical_cross_entropy, train_fold
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -145,8 +145,8 @@ def driver_speed(work: Path, train_n: int, test_n: int) -> tuple[float, float, f
     subprocess.run([sys.executable, "train_model.py", str(work / "ens_train"), str(model), "--folds", "10",
                     "--epochs", "1", "--quiet"], cwd=ROOT, check=True, capture_output=True)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import sys; from team_code.inference import Ensemble; Ensemble.load(sys.argv[1])",
-                    str(model)], cwd=ROOT, check=True)
+    load = "import sys; from team_code.inference import Ensemble; Ensemble.load(sys.argv[1])"
+    subprocess.run([sys.executable, "-c", load, str(model)], cwd=ROOT, check=True)
     load_seconds = time.perf_counter() - start
     rss, seconds = _measure([sys.executable, "driver.py", str(model), str(work / "ens_test"), str(work / "ens_out"),
                              "--quiet"])
@@ -264,13 +264,15 @@ def main(argv: list[str] | None = None) -> int:
     seeds = args.seeds or (1 if quick else 3)
     device = pick_device()
     lines = [f"Machine: {machine()}.", f"Command: `python -m team_code.bench{' --quick' if quick else ''}"
-             f"{f' --epochs {args.epochs}' if args.epochs else ''}{f' --seeds {args.seeds}' if args.seeds else ''}`.", ""]
+             f"{f' --epochs {args.epochs}' if args.epochs else ''}"
+             f"{f' --seeds {args.seeds}' if args.seeds else ''}`.", ""]
     print(lines[0], flush=True)
 
     rows = {}
     for arch in ARCHITECTURES:
         model = build_model(arch)
-        rate, ms = speed(arch, batch=4 if quick else 32, steps=1 if quick else (3 if arch == "paper" else 10), device=device)
+        rate, ms = speed(arch, batch=4 if quick else 32, steps=1 if quick else (3 if arch == "paper" else 10),
+                         device=device)
         rows[arch] = (sum(p.numel() for p in model.parameters()), count_flops(model), rate, ms)
         print(f"{arch}: {rate:.1f} train rec/s, {ms:.2f} ms/rec inference", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -283,19 +285,24 @@ def main(argv: list[str] | None = None) -> int:
     crnn, paper = rows["crnn"], rows["paper"]
     lines += ["| | crnn (default) | paper | paper / crnn |", "|---|---|---|---|",
               f"| parameters | {crnn[0]:,} | {paper[0]:,} | {paper[0] / crnn[0]:.0f}x |",
-              f"| forward FLOPs per record | {crnn[1] / 1e6:,.0f} M | {paper[1] / 1e6:,.0f} M | {paper[1] / crnn[1]:.0f}x |",
+              f"| forward FLOPs per record | {crnn[1] / 1e6:,.0f} M | {paper[1] / 1e6:,.0f} M "
+              f"| {paper[1] / crnn[1]:.0f}x |",
               f"| training, records/s | {crnn[2]:.1f} | {paper[2]:.2f} | {crnn[2] / paper[2]:.0f}x faster |",
               f"| inference, ms/record | {crnn[3]:.2f} | {paper[3]:.1f} | {paper[3] / crnn[3]:.0f}x faster |",
-              f"| F2 after {epochs} epoch(s), held-out test, {_runs(seeds)} | {_mean_sd([r[0] for r in scores['crnn']])} "
+              f"| F2 after {epochs} epoch(s), held-out test, {_runs(seeds)} "
+              f"| {_mean_sd([r[0] for r in scores['crnn']])} "
               f"| {_mean_sd([r[0] for r in scores['paper']])} | |",
-              f"| G2 after {epochs} epoch(s), held-out test, {_runs(seeds)} | {_mean_sd([r[1] for r in scores['crnn']])} "
+              f"| G2 after {epochs} epoch(s), held-out test, {_runs(seeds)} "
+              f"| {_mean_sd([r[1] for r in scores['crnn']])} "
               f"| {_mean_sd([r[1] for r in scores['paper']])} | |",
               f"| seconds for that training (mean) | {np.mean([r[2] for r in scores['crnn']]):.0f} "
               f"| {np.mean([r[2] for r in scores['paper']]):.0f} | |", "",
-              "F2 / G2 per seed: " + "; ".join(f"{arch} " + ", ".join(f"{f2:.3f} / {g2:.3f}" for f2, g2, _ in scores[arch])
+              "F2 / G2 per seed: " + "; ".join(f"{arch} " + ", ".join(f"{f2:.3f} / {g2:.3f}"
+                                                                      for f2, g2, _ in scores[arch])
                                                for arch in ARCHITECTURES) + ".", "",
               "| train_model.py --folds 2 --epochs 1 | records | peak RSS | wall time |", "|---|---|---|---|"]
-    lines += [f"| {'1x' if i == 0 else '8x'} | {n} | {rss:.0f} MiB | {sec:.1f} s |" for i, (n, rss, sec) in enumerate(scaling)]
+    lines += [f"| {'1x' if i == 0 else '8x'} | {n} | {rss:.0f} MiB | {sec:.1f} s |"
+              for i, (n, rss, sec) in enumerate(scaling)]
     lines += [f"| ratio 8x / 1x | | {scaling[1][1] / scaling[0][1]:.2f} | {scaling[1][2] / scaling[0][2]:.2f} |", "",
               f"driver.py with a 10-fold ensemble: {ms_driver:.1f} ms/record over the whole run (start-up, model "
               f"loading, reading and preprocessing files, writing outputs included); starting Python and loading "

@@ -58,8 +58,8 @@ def training_record_names(data_dir: str | Path) -> list[str]:
 def cache_key(data_dir: str | Path, names: list[str]) -> str:
     """Hash of the file list, sizes, mtimes and preprocessing settings."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([CACHE_VERSION, preprocess.VERSION, preprocess.FS, preprocess.LENGTH, preprocess.MAX_SECONDS,
-                              list(CLASSES)]).encode())
+    digest.update(json.dumps([CACHE_VERSION, preprocess.VERSION, preprocess.FS, preprocess.LENGTH,
+                              preprocess.MAX_SECONDS, list(CLASSES)]).encode())
     for name in names:
         for suffix in (".hea", ".mat"):
             path = Path(data_dir) / f"{name}{suffix}"
@@ -150,7 +150,7 @@ class CachedRecords:
     lengths: np.ndarray  # (n,) samples at 500 Hz
 
     @classmethod
-    def open(cls, path: str | Path) -> "CachedRecords":
+    def open(cls, path: str | Path) -> CachedRecords:
         try:
             with h5py.File(path, "r") as f:
                 count = int(f.attrs["count"])
@@ -212,7 +212,8 @@ class CachedRecords:
                         ahead.put((chunk, xt, yt))
                 ahead.put(None)
             except BaseException as error:  # surfaced in the consumer
-                ahead.put(_unreadable(self.path, error) if isinstance(error, (OSError, KeyError, ValueError)) else error)
+                damaged = isinstance(error, (OSError, KeyError, ValueError))  # the file, not the code
+                ahead.put(_unreadable(self.path, error) if damaged else error)
 
         thread = threading.Thread(target=reader, daemon=True)
         thread.start()

@@ -71,7 +71,7 @@ class Ensemble:
     device: torch.device
 
     @classmethod
-    def load(cls, model_dir: str | Path, device: torch.device | None = None) -> "Ensemble":
+    def load(cls, model_dir: str | Path, device: torch.device | None = None) -> Ensemble:
         """Check MODEL_DIR completely (model_dir.load; ModelError) before any record is processed, load every fold."""
         device = device or pick_device()
         models, thresholds, config = model_files.load(model_dir)

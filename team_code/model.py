@@ -14,7 +14,8 @@ from torch import nn
 
 
 class PaperNet(nn.Module):
-    """Singstad & Tronstad's entry: 7 x [Conv1D 512, k5, ReLU -> MaxPool(5, s3; last 3, s1) -> BatchNorm] -> LSTM 512 -> Dense 512 softsign -> Dense 9."""
+    """Singstad & Tronstad's entry: 7 x [Conv1D 512, k5, ReLU -> MaxPool(5, s3; last 3, s1) -> BatchNorm]
+    -> LSTM 512 -> Dense 512 softsign -> Dense 9."""
 
     def __init__(self, num_leads: int = 12, num_classes: int = 9, width: int = 512) -> None:
         super().__init__()

@@ -134,7 +134,8 @@ def write_model(model_dir: Path, *, arch: str, folds: int, run_fingerprint: str,
     config = {
         **code_settings(), "arch": arch, "folds": folds, "fingerprint": run_fingerprint, "thresholds": values,
         "training": training, "records": records,
-        "versions": {"python": platform.python_version(), **{p: _version(p) for p in ("torch", "numpy", "scipy", "h5py")}},
+        "versions": {"python": platform.python_version(),
+                     **{p: _version(p) for p in ("torch", "numpy", "scipy", "h5py")}},
     }
     write_text(Path(model_dir) / CONFIG, json.dumps(config, indent=2))
 

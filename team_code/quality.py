@@ -27,11 +27,11 @@ from team_code.folds import stratified_folds
 from team_code.inference import Ensemble, pick_device, predict_signals
 from team_code.labels import CLASSES
 from team_code.metrics import fbeta_gbeta
-from team_code.scoring import evaluate
 from team_code.model import build_model
 from team_code.outputs import read_output
 from team_code.preprocess import prepare_signal
 from team_code.records import load_record, read_header, record_names
+from team_code.scoring import evaluate
 from team_code.thresholds import apply_thresholds, tune_thresholds
 from team_code.train import TrainOptions, train_fold
 

@@ -17,14 +17,14 @@ from run_12ECG_classifier import load_12ECG_model, run_12ECG_classifier
 
 
 def run(model_dir: str, input_dir: str, output_dir: str) -> None:
-    files = [f for f in os.listdir(input_dir)
-             if os.path.isfile(os.path.join(input_dir, f)) and not f.lower().startswith(".") and f.lower().endswith("mat")]
+    files = [f for f in os.listdir(input_dir) if os.path.isfile(os.path.join(input_dir, f))
+             and not f.lower().startswith(".") and f.lower().endswith("mat")]
     os.makedirs(output_dir, exist_ok=True)
     model = load_12ECG_model(model_dir)
     for file in files:
         path = os.path.join(input_dir, file)
         data = np.asarray(loadmat(path)["val"], dtype=np.float64)
-        with open(path.replace(".mat", ".hea"), "r") as header:
+        with open(path.replace(".mat", ".hea")) as header:
             header_data = header.readlines()
         labels, scores, classes = run_12ECG_classifier(data, header_data, model)
         with open(os.path.join(output_dir, file.replace(".mat", ".csv")), "w") as output:

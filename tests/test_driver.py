@@ -1,4 +1,5 @@
-"""driver.py on real and hostile inputs: every readable record labelled, every unreadable one named, nothing half-written."""
+"""driver.py on real and hostile inputs: every readable record labelled, every unreadable one named, nothing
+half-written."""
 import hashlib
 import json
 import os
@@ -67,13 +68,15 @@ def test_odd_but_readable_records_are_all_labelled(tiny_model, real_samples, tmp
     rng = np.random.default_rng(0)
     for name, seconds, fs in [("short1s", 1, 500), ("long70s", 70, 500), ("fs250", 10, 250), ("fs1000", 10, 1000)]:
         write_record(data, name, rng.normal(0, 0.1, (12, int(seconds * fs))), fs=fs, labels=["AF"])
-    edit_header(copy_real(real_samples, "E07500", data, "crlf"), lambda t: t.replace("\r\n", "\n").replace("\n", "\r\n"))
+    edit_header(copy_real(real_samples, "E07500", data, "crlf"),
+                lambda t: t.replace("\r\n", "\n").replace("\n", "\r\n"))
     edit_header(copy_real(real_samples, "E07501", data, "dxnospace"), lambda t: t.replace("# Dx:", "#Dx:"))
     edit_header(copy_real(real_samples, "E07502", data, "lowermv"), lambda t: t.replace("/mV", "/mv"))
     edit_header(copy_real(real_samples, "E07503", data, "unknowndx"),
-                lambda t: "\n".join("# Dx: 999999999,123" if l.startswith("# Dx") else l for l in t.split("\n")))
+                lambda t: "\n".join("# Dx: 999999999,123" if line.startswith("# Dx") else line
+                                    for line in t.split("\n")))
     edit_header(copy_real(real_samples, "E07504", data, "noagesex"),
-                lambda t: "\n".join(l for l in t.split("\n") if not l.startswith(("# Age", "# Sex"))))
+                lambda t: "\n".join(line for line in t.split("\n") if not line.startswith(("# Age", "# Sex"))))
     base = copy_real(real_samples, "E07505", data, "reordered")
     order = rng.permutation(12)
     lines = base.with_suffix(".hea").read_text().split("\n")
@@ -123,7 +126,7 @@ def test_unreadable_records_are_named_and_skipped(tiny_model, real_samples, tmp_
     bad = ["truncated", "garbage", "noheader", "elevenleads", "wronglength", "zerosamples", "nansample",
            "infsample", "unknownlead"]
     for name in bad:
-        lines = [l for l in result.stderr.splitlines() if l.startswith(f"error: record {name}:")]
+        lines = [line for line in result.stderr.splitlines() if line.startswith(f"error: record {name}:")]
         assert len(lines) == 1, (name, result.stderr)
         assert not (tmp_path / "out" / f"{name}.csv").exists()
     assert [p.stem for p in (tmp_path / "out").glob("*.csv")] == ["good"]

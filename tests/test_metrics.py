@@ -18,7 +18,6 @@ from team_code.metrics import (
     per_class_counts,
 )
 
-
 # --- The official definitions, written the way evaluate_12ECG_score.py (2020, nine classes) computes them:
 # --- per-record Python loops with `+=`, and a walk down the sorted probabilities for the AUC.
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+from official_harness import run as official_driver
 
 import run_12ECG_classifier as harness
 import train_12ECG_classifier as training
-from official_harness import run as official_driver
 from team_code.inference import Ensemble
 from team_code.outputs import read_output
-from team_code.records import RecordError, STANDARD_LEADS
+from team_code.records import STANDARD_LEADS, RecordError
 from team_code.synth import generate_dataset
 from team_code.train import TrainOptions
 

@@ -11,7 +11,6 @@ from team_code.outputs import OutputError, write_output
 from team_code.records import RecordError, write_record
 from team_code.scoring import evaluate, load_labels, load_outputs
 
-
 HEADER = "{name} 12 500 10\n" + "".join(
     f"{{name}}.mat 16+24 1000/mV 16 0 0 0 0 {lead}\n"
     for lead in ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")

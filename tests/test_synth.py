@@ -17,7 +17,6 @@ from scipy.ndimage import maximum_filter1d
 from team_code import records, synth
 from team_code.labels import CLASSES
 
-
 FS = 500
 LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 RECORDED = [0, 1, 6, 7, 8, 9, 10, 11]  # I, II, V1..V6: the leads an electrocardiograph measures

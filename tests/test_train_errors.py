@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-import train_model
 import team_code.train as train_module
+import train_model
 from team_code.cache import build_cache
 from team_code.records import write_record
 
@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def train(data: Path, model: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "train_model.py", str(data), str(model), "--quiet", "--threads", "1", *extra],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "train_model.py", str(data), str(model), "--quiet", "--threads", "1",
+                           *extra], cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
 def test_unreadable_and_unlabelled_records_are_skipped_by_name(synth_train_dir, tmp_path):
