@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from team_code import preprocess, synth
+from team_code import log, preprocess, synth
 from team_code.atomic import write_text
 from team_code.cache import CachedRecords, build_cache
 from team_code.folds import stratified_folds
@@ -248,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="only measure how scores carry to unseen sources (synth, altsim, real samples): "
                         "320 records x 3 epochs over --seeds seeds, and/or train_model.py on 2,000 records, "
                         "5 folds x 10 epochs (default both)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also the progress bars, per-epoch lines and debugging messages of the runs it times")
     args = parser.parse_args(argv)
+    log.configure(quiet=not args.verbose, verbose=args.verbose)  # its own lines (stdout) are the progress
     if args.quality:
         return _quality(args)
     if args.cpsc_epochs:
