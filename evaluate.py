@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Score Challenge outputs against labelled headers, as the official PhysioNet/CinC 2020 script does.
 
-    python evaluate.py LABEL_DIR OUTPUT_DIR [SCORES_FILE] [--per-class]
+    python evaluate.py LABEL_DIR OUTPUT_DIR [SCORES_FILE] [--per-class] [--report FILE.html]
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output_dir", help="directory of NAME.csv output files, one per labelled record")
     parser.add_argument("scores_file", nargs="?", help="also write the two score lines to this file")
     parser.add_argument("--per-class", action="store_true", help="add a table of precision, recall, F2, G2 per class")
+    parser.add_argument("--report", metavar="FILE.html",
+                        help="also write an HTML report: scores with bootstrap intervals, curves, miss heat map")
     args = parser.parse_args(argv)
     try:
         scores = evaluate(args.label_dir, args.output_dir)
@@ -30,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.per_class:
         print(format_per_class(scores))
+    if args.report:
+        from team_code import report_html
+
+        report_html.write(args.report, report_html.from_scores(scores, f"Test report: {args.output_dir}"))
     return 0
 
 

@@ -28,6 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default: cores / processes)")
     parser.add_argument("--cache-dir", default=None, help="where to keep the preprocessed HDF5 cache (default MODEL_DIR/cache)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    parser.add_argument("--no-report", action="store_true", help="skip cv_report.html (figures and bootstrap intervals)")
     args = parser.parse_args(argv)
     for name in ("folds", "epochs", "batch_size"):
         if getattr(args, name) < (2 if name == "folds" else 1):
@@ -52,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     if report is not None:
         print(f"cross-validation on {report['records']} records: F2 {report['f2']:.3f}, G2 {report['g2']:.3f} "
               f"(details in {args.model_dir}/cv_report.md)")
+        if not args.no_report:
+            from team_code.report_html import write_cv_report  # matplotlib and scikit-learn load only when used
+
+            print(f"figures: {write_cv_report(args.model_dir)}")
     return 0
 
 

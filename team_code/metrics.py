@@ -213,6 +213,7 @@ def evaluate(label_dir: str | Path, output_dir: str | Path) -> dict:
         "auprc": _macro(auprc),
         "auroc_per_class": auroc,
         "auprc_per_class": auprc,
+        "labels": labels, "binary": binary, "probabilities": probabilities,  # for evaluate.py --report
         **measures,
     }
 
