@@ -44,7 +44,7 @@ class ScoredSet:
 
 
 def read_oof(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """(names, fold of each record, labels, out-of-fold probabilities) from MODEL_DIR/oof.csv."""
+    """(names, fold of each record, labels, out-of-fold probabilities to 6 decimals) from MODEL_DIR/oof.csv."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
@@ -76,17 +76,30 @@ def _read_json(path: Path) -> dict:
 
 
 def from_model_dir(model_dir: str | Path) -> ScoredSet:
-    """The cross-validation of a finished MODEL_DIR: oof.csv, thresholds.json and the folds in cv_report.json."""
+    """The cross-validation of a finished MODEL_DIR: records, folds and labels from oof.csv, the thresholds, and
+    each fold's history and full-precision validation probabilities from fold_K.json (oof.csv rounds them to 6
+    decimals, which can merge ties and move AUROC in the 4th decimal; these are the values cv_report.json used)."""
     model_dir = Path(model_dir)
-    _, fold_of, labels, probabilities = read_oof(model_dir / "oof.csv")
+    names, fold_of, labels, probabilities = read_oof(model_dir / "oof.csv")
     tuned = _read_json(model_dir / "thresholds.json")
     try:
         thresholds = np.array([float(tuned[c]) for c in CLASSES])
     except (KeyError, TypeError, ValueError):
         raise ReportError(f"{model_dir / 'thresholds.json'}: needs a number for each of {', '.join(CLASSES)}") from None
-    folds = _read_json(model_dir / "cv_report.json").get("folds")
-    if not isinstance(folds, list) or not all(isinstance(f, dict) and "history" in f for f in folds):
-        raise ReportError(f"{model_dir / 'cv_report.json'}: no per-fold training history")
+    row = {name: i for i, name in enumerate(names)}
+    folds = []
+    for fold in range(int(fold_of.max()) + 1):
+        path = model_dir / f"fold_{fold}.json"
+        result = _read_json(path)
+        try:
+            records, values = result["records"], np.asarray(result["probabilities"], dtype=np.float64)
+            rows = [row[name] for name in records]
+            if sorted(rows) != np.flatnonzero(fold_of == fold).tolist() or values.shape != (len(rows), len(CLASSES)):
+                raise ValueError
+            probabilities[rows] = values
+            folds.append({k: result[k] for k in ("fold", "best_epoch", "best_val_cross_entropy", "history")})
+        except (KeyError, TypeError, ValueError):
+            raise ReportError(f"{path}: its records, probabilities or history do not match oof.csv") from None
     return ScoredSet(f"Cross-validation report: {model_dir.resolve().name}", list(CLASSES), labels, probabilities,
                      apply_thresholds(probabilities, thresholds), thresholds, "tuned threshold", fold_of, folds)
 
