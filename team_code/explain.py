@@ -75,7 +75,8 @@ def attribute(ensemble: Ensemble, prepared: np.ndarray, classes: list[str], step
     return out
 
 
-def explain(ensemble: Ensemble, record_path: str | Path, classes: list[str] | None = None) -> Explanation:
+def explain(ensemble: Ensemble, record_path: str | Path, classes: list[str] | None = None,
+            steps: int = STEPS) -> Explanation:
     """Read, prepare and classify a record as the driver does, then attribute the predicted classes (or `classes`)."""
     record = load_record(record_path)
     prepared = prepare_signal(record.signal, record.fs)
@@ -84,7 +85,7 @@ def explain(ensemble: Ensemble, record_path: str | Path, classes: list[str] | No
     chosen = classes or [c for c, on in zip(ensemble.classes, labelled) if on]
     seconds = min(record.signal.shape[1] / record.fs, prepared.shape[1] / FS)
     return Explanation(record.name, prepared, seconds, probabilities, labelled, ensemble.thresholds,
-                       attribute(ensemble, prepared, chosen))
+                       attribute(ensemble, prepared, chosen, steps))
 
 
 def _grid(ax, x0: float, x1: float, y0: float, y1: float) -> None:
@@ -124,14 +125,17 @@ def draw(explanation: Explanation, path: str | Path) -> None:
     t = np.arange(e.signal.shape[1]) / FS
     lead = {name: e.signal[i] for i, name in enumerate(STANDARD_LEADS)}
     clip = gap / 2 + 0.2
-    block_mv, strip_mv, band_mv = 4 * gap, gap, 0.9
+    # Heights in inches, so that every paper row keeps 25 mm/s : 10 mm/mV inside its own grid cell.
+    width_in, left, right = 16.0, 0.07, 0.99
+    inch_per_mv = 0.4 * width_in * (right - left) / (page + 0.4)
+    band_in, title_in, bottom_in = 0.38, 0.9, 0.3
     heights = []
     for s in range(segments):
-        heights += [block_mv if s == 0 else strip_mv] + [band_mv] * len(classes)
-    width_in = 16.0
-    fig = plt.figure(figsize=(width_in, width_in * (sum(heights) * 0.4 + 1.6) / (page + 0.4) + 0.2 * len(heights)))
-    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.15, left=0.07, right=0.99, top=0.93,
-                            bottom=0.03)
+        heights += [(4 if s == 0 else 1) * gap * inch_per_mv] + [band_in] * len(classes)
+    height_in = sum(heights) * 1.08 + title_in + bottom_in
+    fig = plt.figure(figsize=(width_in, height_in))
+    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.08, left=left, right=right,
+                            top=1 - title_in / height_in, bottom=bottom_in / height_in)
     scale = {c: max(float(e.attributions[c][: int(e.seconds * FS)].max()), 1e-12) for c in classes}
     row = 0
     for s in range(segments):

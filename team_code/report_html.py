@@ -9,7 +9,9 @@ import argparse
 import base64
 import csv
 import html
+import io
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from team_code import confidence, figures
-from team_code.atomic import write_text
+from team_code.atomic import atomic_path, write_text
 from team_code.labels import CLASSES
 from team_code.metrics import BETA
 from team_code.thresholds import apply_thresholds
@@ -212,11 +214,35 @@ def write_cv_report(model_dir: str | Path, draws: int = confidence.DRAWS, seed: 
     return model_dir / "cv_report.html"
 
 
+def thumbnail(page_path: str | Path, png_path: str | Path, columns: int = 3) -> None:
+    """A contact sheet of an HTML report: its pooled score line and every inlined figure, shrunk, in one PNG
+    (no browser is needed, so the README's picture of the report is made by a command anyone can run)."""
+    from team_code.figures import plt
+
+    page = Path(page_path).read_text(encoding="utf-8")
+    images = [plt.imread(io.BytesIO(base64.b64decode(data)), format="png")
+              for data in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(6 * columns, 2.2 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, image in zip(axes.ravel(), images):
+        ax.imshow(image)
+    title = re.search(r"<title>(.*?)</title>", page)
+    fig.suptitle(f"{html.unescape(title.group(1)) if title else Path(page_path).name}: the figures of "
+                 f"{Path(page_path).name}", fontsize=12)
+    fig.tight_layout()
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp, format="png", dpi=70)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m team_code.report_html", description=__doc__.splitlines()[0])
     parser.add_argument("model_dir", help="a MODEL_DIR written by train_model.py")
     parser.add_argument("--draws", type=int, default=confidence.DRAWS, help="bootstrap resamples (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--thumbnail", metavar="FILE.png", help="also draw the report's figures into one PNG")
     args = parser.parse_args(argv)
     if args.draws < 1:
         parser.error("--draws must be at least 1")
@@ -227,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"wrote {path} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    if args.thumbnail:
+        thumbnail(path, args.thumbnail)
     return 0
 
 
