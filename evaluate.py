@@ -33,9 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.per_class:
         print(format_per_class(scores))
     if args.report:
-        from team_code import report_html
+        from team_code import report_html  # matplotlib and scikit-learn load only when asked for
 
-        report_html.write(args.report, report_html.from_scores(scores, f"Test report: {args.output_dir}"))
+        try:
+            report_html.write(args.report, report_html.from_scores(scores, f"Test report: {args.output_dir}"))
+        except OSError as error:
+            print(f"evaluate.py: error: {args.report}: cannot write the report ({error.strerror or error})",
+                  file=sys.stderr)
+            return 1
     return 0
 
 

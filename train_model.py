@@ -54,9 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cross-validation on {report['records']} records: F2 {report['f2']:.3f}, G2 {report['g2']:.3f} "
               f"(details in {args.model_dir}/cv_report.md)")
         if not args.no_report:
-            from team_code.report_html import write_cv_report  # matplotlib and scikit-learn load only when used
+            from team_code.report_html import ReportError, write_cv_report  # matplotlib, scikit-learn: only here
 
-            print(f"figures: {write_cv_report(args.model_dir)}")
+            try:
+                print(f"figures: {write_cv_report(args.model_dir)}")
+            except (ReportError, OSError) as error:
+                print(f"error: {error} (the model is complete; rebuild the report with "
+                      f"python -m team_code.report_html {args.model_dir})", file=sys.stderr)
+                return 1
     return 0
 
 

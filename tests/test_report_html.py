@@ -84,14 +84,17 @@ def model_dir(tiny_model, tmp_path_factory) -> Path:
 def test_training_writes_the_report_and_per_fold_scores_add_up_to_the_pooled_ones(model_dir: Path) -> None:
     numbers = json.loads((model_dir / "cv_scores.json").read_text())
     assert numbers["draws"] >= 1000
-    names, fold_of, labels, probabilities = report_html.read_oof(model_dir / "oof.csv")
+    names, fold_of, labels, _ = report_html.read_oof(model_dir / "oof.csv")
+    label_of = dict(zip(names, labels))
     thresholds = np.array([json.loads((model_dir / "thresholds.json").read_text())[c] for c in CLASSES])
-    binary = apply_thresholds(probabilities, thresholds)
     assert [f["fold"] for f in numbers["folds"]] == sorted(set(fold_of.tolist()))
     assert sum(f["records"] for f in numbers["folds"]) == numbers["pooled"]["records"] == len(names)
     for fold in numbers["folds"]:
-        rows = fold_of == fold["fold"]
-        recomputed = confidence.scores(labels[rows], probabilities[rows], binary[rows])
+        # Each fold's scores, recomputed from its own checkpoint: its validation records and probabilities.
+        result = json.loads((model_dir / f"fold_{fold['fold']}.json").read_text())
+        fold_labels = np.array([label_of[name] for name in result["records"]])
+        probabilities = np.array(result["probabilities"])
+        recomputed = confidence.scores(fold_labels, probabilities, apply_thresholds(probabilities, thresholds))
         assert fold["scores"] == pytest.approx(recomputed, abs=1e-12)
     # The folds' contingency tables sum to the pooled table, from which the pooled F2 / G2 follow.
     summed = {k: np.sum([f["counts"][k] for f in numbers["folds"]], axis=0) for k in ("tp", "fp", "fn", "tn")}
@@ -119,7 +122,7 @@ def test_every_figure_is_a_valid_non_blank_image(model_dir: Path) -> None:
     assert len(images) == len(CLASSES) + 2
     for image in images:
         assert_drawn(image)
-    assert "fold 2" in page and "best epoch" in page and "<script" not in page
+    assert "fold 2" in page and "lowest validation cross-entropy" in page and "<script" not in page
 
 
 def test_no_report_skips_the_figures_and_the_module_rebuilds_them(model_dir: Path, synth_train_dir: Path) -> None:
