@@ -6,6 +6,7 @@ read and preprocessed by worker threads a little ahead of the network, which wor
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -27,6 +28,13 @@ def _prepare(directory: Path, name: str) -> np.ndarray:
     return prepare_signal(record.signal, record.fs)
 
 
+def label_signals(ensemble: Ensemble, signals: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(binary labels as int, probabilities in [0, 1] in the ensemble's precision) per prepared signal: what every
+    output holds, whether driver.py or the organisers' harness (run_12ECG_classifier.py) writes it."""
+    probabilities = ensemble.predict(signals)
+    return ensemble.classify(probabilities).astype(int), np.clip(probabilities, 0.0, 1.0)
+
+
 def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | Path, batch_size: int = 16,
                     progress: bool = True) -> tuple[int, list[tuple[str, str]]]:
     """Write OUTPUT_DIR/NAME.csv for every NAME.mat in TEST_DIR; return (records labelled, [(name, reason)])."""
@@ -43,9 +51,9 @@ def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | 
         nonlocal done
         if not batch:
             return
-        probabilities = ensemble.predict(np.stack(batch))
-        for name, prob, binary in zip(batch_names, probabilities, ensemble.classify(probabilities)):
-            write_output(output_dir, name, ensemble.classes, binary.astype(int), np.clip(prob, 0.0, 1.0))
+        binaries, probabilities = label_signals(ensemble, batch)
+        for name, binary, prob in zip(batch_names, binaries, probabilities):
+            write_output(output_dir, name, ensemble.classes, binary, prob)
             done += 1
         batch.clear()
         batch_names.clear()

@@ -316,10 +316,7 @@ def _load_val(path: Path) -> np.ndarray:
     contents = _load_mat(path, "val", "signal file")
     if "val" not in contents:
         raise _error(path, "MATLAB file holds no 'val' variable")
-    val = contents["val"]
-    if not isinstance(val, np.ndarray) or val.dtype.kind not in "iuf":
-        raise _error(path, f"'val' is not a numeric array (dtype {getattr(val, 'dtype', type(val).__name__)})")
-    return val
+    return contents["val"]
 
 
 def load_record(path: str | Path) -> Record:
@@ -327,15 +324,24 @@ def load_record(path: str | Path) -> Record:
     name, header_path, mat_path = _record_paths(path)
     if not header_path.is_file():
         raise _error(header_path, "header file is missing")
-    header = read_header(header_path)
-    val = _load_val(mat_path)
+    return record_from_val(name, read_header(header_path), _load_val(mat_path), mat_path)
+
+
+def record_from_val(name: str, header: Header, val: object, source: object) -> Record:
+    """The Record of a parsed header and its `val` matrix (ADC units, the header's lead order).
+
+    The one conversion shared by load_record and the organisers' harness adapter (run_12ECG_classifier.py), which
+    is handed the matrix and the header lines rather than files; RecordError naming `source` when unusable.
+    """
+    if not isinstance(val, np.ndarray) or val.dtype.kind not in "iuf":
+        raise _error(source, f"'val' is not a numeric array (dtype {getattr(val, 'dtype', type(val).__name__)})")
     if val.ndim != 2:
-        raise _error(mat_path, f"'val' has {val.ndim} dimensions, expected 2 (leads x samples)")
+        raise _error(source, f"'val' has {val.ndim} dimensions, expected 2 (leads x samples)")
     if val.shape[1] == 0:
-        raise _error(mat_path, "record has zero samples")
+        raise _error(source, "record has zero samples")
     if val.shape != (len(header.leads), header.num_samples):
-        raise _error(mat_path, f"'val' has shape {val.shape} but the header declares {len(header.leads)} leads "
-                               f"x {header.num_samples} samples")
+        raise _error(source, f"'val' has shape {val.shape} but the header declares {len(header.leads)} leads "
+                             f"x {header.num_samples} samples")
     gains = np.asarray(header.gains)[:, None]
     baselines = np.asarray(header.baselines, dtype=np.float64)[:, None]
     mv_per_unit = np.asarray([_MV_PER_UNIT[u] for u in header.units])[:, None]
@@ -343,7 +349,7 @@ def load_record(path: str | Path) -> Record:
         physical = (val.astype(np.float64) - baselines) / gains * mv_per_unit
         signal = physical[[header.leads.index(lead) for lead in STANDARD_LEADS]].astype(np.float32)
     if not np.all(np.isfinite(signal)):
-        raise _error(mat_path, "signal contains NaN or Inf")
+        raise _error(source, "signal contains NaN or Inf")
     return Record(name=name, signal=signal, fs=header.fs, age=header.age, sex=header.sex,
                   labels=header.labels, dx=header.dx)
 

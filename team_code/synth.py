@@ -5,8 +5,10 @@ the heart is a time-varying 3-D dipole, per beat a sum of Gaussian waves (P, Q, 
 ectopic components), each with its own direction, plus a separate ST-segment (injury current) component. Dower's
 lead vectors project it onto I, II and V1-V6; electrode noise is added to those eight recorded leads and III, aVR,
 aVL, aVF are derived from them as an electrocardiograph does, so the Einthoven and Goldberger identities hold in
-the written integer samples. Rate, axis, amplitudes, intervals and noise are drawn from ranges shared by all
-classes, and record length never depends on the class, so a model has to learn the physiology.
+the written integer samples. Everything a class's definition does not fix varies widely and identically across
+classes — beat-to-beat sinus variability, rate (sinus bradycardia to tachycardia), axis, amplitudes, intervals,
+noise kinds, the recording's filtering, electrode swaps, the sampling rate, record length — so that no
+simulator habit can be learned as the class: a model has to learn the physiology.
 """
 from __future__ import annotations
 
@@ -186,12 +188,31 @@ class _Heart:
     pvc: float
     pvc_pattern: str
     dower: np.ndarray  # this patient's lead vectors (I, II, V1..V6): torso shape and electrode placement vary
+    # Sinus-rate variability besides breathing: Mayer waves (~0.1 Hz), very-low-frequency wander, beat jitter;
+    # amplitudes as fractions of RR.
+    mayer: float = 0.0
+    mayer_hz: float = 0.1
+    mayer_phase: float = 0.0
+    vlf: float = 0.0
+    vlf_hz: float = 0.02
+    vlf_phase: float = 0.0
+    jitter: float = 0.0
+    pac_pattern: str = "isolated"  # isolated, couplets or bigeminy
+    pac_blocked: float = 0.0  # fraction of PACs so early that the ventricles are refractory: P without QRS
+    pac_aberrant: float = 0.0  # fraction of conducted PACs that meet a refractory right bundle: wide QRS
+    pvc_interpolated: float = 0.0  # chance that a PVC lets the next sinus beat through (no pause)
     axis: float = 0.0
 
     @property
     def leads(self) -> np.ndarray:
         """Lead vectors of all 12 leads (12, 3)."""
         return _DERIVE @ self.dower
+
+    def cycle(self, t: float, z: float) -> float:
+        """Sinus cycle length (s) starting at time t: breathing, Mayer waves, slow wander, and a jitter z ~ N(0, 1)."""
+        return self.rr * (1.0 + self.rsa * math.sin(2 * math.pi * self.resp_hz * t + self.resp_phase)
+                          + self.mayer * math.sin(2 * math.pi * self.mayer_hz * t + self.mayer_phase)
+                          + self.vlf * math.sin(2 * math.pi * self.vlf_hz * t + self.vlf_phase) + self.jitter * z)
 
     def qt(self, rr: np.ndarray) -> np.ndarray:
         """QT of conducted beats after an interval rr, by Framingham, with some memory of the mean rate."""
@@ -203,12 +224,23 @@ def _draw_heart(rng: np.random.Generator, labels: Sequence[str], age: float, fem
     """Draw one patient's heart for the labels; every class shares the same ranges of rate, axis and amplitude."""
     has = set(labels)
     af = "AF" in has
-    # Rate: Normal sinus rhythm is 60-100 bpm by definition; other sinus records may be a little outside it.
-    while True:
-        bpm = rng.normal(95 if af else 76, 20 if af else 13) + (3 if female else 0)
-        lo, hi = (60, 100) if "Normal" in has else ((55, 150) if af else (50, 112))
-        if lo < bpm < hi:
-            break
+    # Rate. CPSC 2018 labels sinus bradycardia and sinus tachycardia as none of its nine classes, and its "Normal"
+    # is normal sinus rhythm, 60-100 bpm by definition: so Normal keeps 60-100 and every other sinus class draws
+    # from the same 60-100 distribution most of the time, or a sinus bradycardia (40-60) or tachycardia (100-150).
+    # Inside 60-100 the rate says nothing of the class; outside it, only "not Normal", as the definition does.
+    u = rng.random()
+    if af:
+        bpm = 0.0
+        while not 50 < bpm < 160:
+            bpm = rng.normal(95, 22)
+    elif "Normal" not in has and u < 0.12:
+        bpm = rng.uniform(40, 60)
+    elif "Normal" not in has and u < 0.24:
+        bpm = rng.uniform(100, 150)
+    else:
+        bpm = 0.0
+        while not 60 < bpm < 100:
+            bpm = rng.normal(76, 13) + (3 if female else 0)
     rr = 60.0 / bpm
     # PR lengthens a little with age; first-degree AV block is 215-400 ms, mostly 220-300 ms.
     pr = float(np.clip(rng.uniform(0.125, 0.19) + 0.0003 * (age - 50), 0.122, 0.192))
@@ -219,14 +251,14 @@ def _draw_heart(rng: np.random.Generator, labels: Sequence[str], age: float, fem
     # Heart position: the axis drifts leftwards with age; the horizontal rotation moves the R-wave transition.
     rot = _rotation(float(np.clip(rng.normal(-0.35 * (age - 50), 22), -70, 70)), rng.normal(0, 10))
     qrs_gain = float(np.clip(rng.lognormal(0, 0.22), 0.6, 1.7)) * (0.88 if female else 1.0) * (1.15 - 0.003 * age)
-    t_gain = qrs_gain ** 0.6 * rng.lognormal(0, 0.2)  # T follows QRS voltage, loosely
-    p_gain = rng.lognormal(0, 0.22)
+    t_gain = qrs_gain ** 0.6 * rng.lognormal(0, 0.22)  # T follows QRS voltage, loosely
+    p_gain = rng.lognormal(0, 0.3)
 
     def d(v: Sequence[float], deg: float = 10.0) -> np.ndarray:
         return rot @ _jitter(rng, v, deg)
 
     # Sinus P: right atrium (inferior, anterior) then left atrium (leftward, posterior): biphasic in V1.
-    pd = rng.uniform(0.08, 0.11)
+    pd = rng.uniform(0.07, 0.12)
     atrial = {"sinus": _waves([
         (0.36 * pd, 0, 0.15 * pd, 0, p_gain * rng.uniform(0.08, 0.15) * d([0.25, 0.9, -0.35])),
         (0.62 * pd, 0, 0.15 * pd, 0, p_gain * rng.uniform(0.06, 0.12) * d([0.8, 0.35, 0.45])),
@@ -239,9 +271,10 @@ def _draw_heart(rng: np.random.Generator, labels: Sequence[str], age: float, fem
         w = tw * width
         return [(0.0, 1 - 2.5 * w, 0.0, w, vec), (0.0, 1 - 3.7 * w, 0.0, 1.3 * w, 0.3 * vec)]
 
-    t_normal = t_gain * rng.uniform(0.25, 0.45) * d([0.75, 0.45, -0.45], 12)
+    t_normal = t_gain * rng.uniform(0.2, 0.45) * d([0.75, 0.45, -0.45], 15)
     septal = qrs_gain * rng.uniform(0.1, 0.28) * d([-0.6, 0.3, -0.75], 12)
     r_main = qrs_gain * rng.uniform(1.1, 1.9) * d([0.75, 0.45, 0.45])
+    t_normal *= min(1.0, 0.4 * np.linalg.norm(r_main) / np.linalg.norm(t_normal))  # T stays smaller than R
     s_late = qrs_gain * rng.uniform(0.35, 0.8) * d([-0.4, -0.25, 0.9], 12)
     st_secondary = np.zeros(3)
     qt_extra = 0.0
@@ -286,40 +319,64 @@ def _draw_heart(rng: np.random.Generator, labels: Sequence[str], age: float, fem
     ventricular = {"conducted": _waves(rows + t_rows(t_vec), qrs=qrs, st=st_secondary, qt_extra=qt_extra)}
 
     if "PAC" in has:
-        # An ectopic atrial focus: a P wave of another direction (low atrial: negative in II, III, aVF; left
-        # atrial: negative in I, V6; or near the sinus node) and shape.
-        focus = [[0.1, -0.9, -0.3], [-0.7, 0.5, 0.4], [0.7, 0.2, -0.5]][rng.integers(3)]
-        pd2 = rng.uniform(0.07, 0.1)
+        # An ectopic atrial focus: a P wave of another direction (low atrial: inverted in II, III, aVF; left
+        # atrial: negative in I and V6; right atrial near the sinus node; or anywhere) and shape.
+        foci = ([0.1, -0.9, -0.3], [-0.7, 0.5, 0.4], [0.7, 0.2, -0.5], [0.2, 0.7, -0.6], rng.normal(size=3))
+        focus = foci[rng.integers(len(foci))]
+        pd2 = rng.uniform(0.06, 0.11)
         atrial["pac"] = _waves([
-            (0.4 * pd2, 0, 0.17 * pd2, 0, p_gain * rng.uniform(0.08, 0.16) * d(focus, 20)),
+            (0.4 * pd2, 0, 0.17 * pd2, 0, p_gain * rng.uniform(0.06, 0.18) * d(focus, 25)),
             (0.65 * pd2, 0, 0.14 * pd2, 0, p_gain * rng.uniform(0.0, 0.06) * d(rng.normal(size=3), 5)),
         ])
+        if "RBBB" not in has and "LBBB" not in has:
+            # Aberrant conduction: a PAC that finds the right bundle still refractory is conducted with a late,
+            # slow right-ventricular vector (RBBB-like, QRS 120-150 ms).
+            width = rng.uniform(0.125, 0.15)
+            sig_rv = rng.uniform(0.014, 0.02)
+            rv = qrs_gain * rng.uniform(0.5, 1.0) * d([-0.35, -0.05, -0.93])
+            aberrant = rows + [(width - 2.3 * sig_rv, 0, sig_rv, 0, rv)]
+            ventricular["aberrant"] = _waves(aberrant + t_rows(t_vec), qrs=width, st=-0.04 * _unit(rv),
+                                             qt_extra=width - qrs)
     pvc_pattern = "isolated"
     if "PVC" in has:
         # Ectopic ventricular foci: slow cell-to-cell spread gives a wide bizarre QRS whose direction depends on
-        # the origin, with the ST-T opposite it. A second focus in some patients.
-        for k in range(2 if rng.random() < 0.15 else 1):
-            width = rng.uniform(0.13, 0.18)
+        # the origin (right ventricle: LBBB-like, negative in V1; left ventricle: RBBB-like, positive in V1; any
+        # axis), with the ST-T opposite it. Several foci (multifocal) in some patients.
+        origins = ([0.6, 0.5, 0.6], [0.6, -0.6, 0.5], [-0.4, 0.6, -0.7], [-0.4, -0.6, -0.7], rng.normal(size=3))
+        for k in range(int(rng.choice([1, 2, 3], p=[0.75, 0.18, 0.07]))):
+            width = rng.uniform(0.13, 0.2)
             sig = 0.12 * width
-            d1 = _unit(rng.normal(size=3))
+            d1 = _jitter(rng, origins[rng.integers(len(origins))], 30)
             d2 = _jitter(rng, _unit(d1 + rng.uniform(0.6, 1.4) * _unit(rng.normal(size=3))), 5)
-            e1 = qrs_gain * rng.uniform(1.2, 2.4) * d1
-            e2 = qrs_gain * rng.uniform(1.1, 2.2) * d2
+            e1 = qrs_gain * rng.uniform(1.0, 2.4) * d1
+            e2 = qrs_gain * rng.uniform(1.0, 2.2) * d2
             mean = _unit(e1 + e2)
             ventricular[f"pvc{k}"] = _waves(
                 [(0.33 * width, 0, sig, 0, e1), (0.67 * width, 0, sig, 0, e2)]
-                + t_rows(-t_gain * rng.uniform(0.35, 0.75) * mean, 1.25),
+                + t_rows(-t_gain * rng.uniform(0.35, 0.8) * mean, 1.25),
                 qrs=width, st=-rng.uniform(0.04, 0.12) * mean, qt_extra=width - 0.08)
-        pvc_pattern = str(rng.choice(["isolated", "bigeminy", "trigeminy"], p=[0.76, 0.12, 0.12]))
+        pvc_pattern = str(rng.choice(["isolated", "couplets", "bigeminy", "trigeminy"], p=[0.64, 0.12, 0.12, 0.12]))
 
+    # Sinus-rate variability: respiratory sinus arrhythmia from almost none to marked, larger in the young and
+    # smaller at fast breathing and fast rates; Mayer waves, slow wander and beat-to-beat jitter.
     resp_hz = rng.uniform(0.15, 0.4)
+    youth = float(np.clip((80.0 - age) / 60.0, 0.15, 1.0))
+    rsa = 0.0 if af else 0.12 * youth * rng.beta(1.2, 2.5) * min(1.0, 0.25 / resp_hz) * min(1.0, rr / 0.75)
     heart = _Heart(
         af=af, rr=rr, pr=pr, qtc=qtc, atrial=atrial, ventricular=ventricular, injury=np.zeros(3),
-        st_slope=float(rng.uniform(-0.3, 0.4)), st_leads={}, resp_hz=resp_hz,
-        resp_phase=rng.uniform(0, 2 * math.pi), rsa=0.0 if af else rng.uniform(0.0, 0.05),
-        resp_gain=rng.uniform(0.0, 0.08), pac=rng.uniform(0.06, 0.3) if "PAC" in has else 0.0,
-        pvc=rng.uniform(0.06, 0.3) if "PVC" in has else 0.0, pvc_pattern=pvc_pattern,
-        dower=np.array([np.linalg.norm(v) * rng.lognormal(0, 0.08) * _jitter(rng, v, 6) for v in _DOWER]))
+        st_slope=float(rng.uniform(-0.5, 0.6)), st_leads={}, resp_hz=resp_hz,
+        resp_phase=rng.uniform(0, 2 * math.pi), rsa=rsa,
+        resp_gain=rng.uniform(0.0, 0.1), pac=rng.uniform(0.05, 0.35) if "PAC" in has else 0.0,
+        pvc=rng.uniform(0.05, 0.35) if "PVC" in has else 0.0, pvc_pattern=pvc_pattern,
+        dower=np.array([np.linalg.norm(v) * rng.lognormal(0, 0.08) * _jitter(rng, v, 6) for v in _DOWER]),
+        mayer=0.0 if af else rng.uniform(0.0, 0.03) * youth, mayer_hz=rng.uniform(0.07, 0.13),
+        mayer_phase=rng.uniform(0, 2 * math.pi), vlf=0.0 if af else rng.uniform(0.0, 0.04),
+        vlf_hz=rng.uniform(0.005, 0.04), vlf_phase=rng.uniform(0, 2 * math.pi),
+        jitter=0.0 if af else float(np.clip(rng.lognormal(math.log(0.012), 0.5) * (0.6 + 0.6 * youth), 0.003, 0.04)),
+        pac_pattern=str(rng.choice(["isolated", "couplets", "bigeminy"], p=[0.7, 0.15, 0.15])),
+        pac_blocked=rng.uniform(0.2, 0.6) if rng.random() < 0.2 else 0.0,
+        pac_aberrant=rng.uniform(0.2, 0.6) if "aberrant" in ventricular and rng.random() < 0.15 else 0.0,
+        pvc_interpolated=rng.uniform(0.3, 1.0) if rng.random() < 0.15 else 0.0)
     _set_axis(heart)
     if "Normal" in has:  # a normal ECG has a normal axis: turn the heart back inside -30..+90 degrees
         for _ in range(3):
@@ -361,8 +418,10 @@ def _draw_injury(rng: np.random.Generator, heart: _Heart, has: set[str]) -> None
     vector also bends the T wave, as ischaemia does (flattened or inverted with STD, hyperacute with STE).
     """
     if not has & {"STD", "STE"}:
+        # Not a class: a small ST shift within normal limits (early repolarisation, J-point elevation), so that
+        # a small shift alone does not mean STD or STE.
         v = _unit(rng.normal(size=3))
-        heart.injury = rng.uniform(0.0, 0.025) * v / np.abs(heart.leads @ v).max()
+        heart.injury = rng.uniform(0.0, 0.05) * v / np.abs(heart.leads @ v).max()
         return
     w = heart.ventricular["conducted"]
     main_t = int(np.argmax(w.c1))
@@ -372,9 +431,9 @@ def _draw_injury(rng: np.random.Generator, heart: _Heart, has: set[str]) -> None
         std: tuple[str, ...] = ()
         if "STD" in has:
             std = _RECIPROCAL_STD.get(ste, _INFERIOR) if ste else _STD_TERRITORIES[rng.integers(len(_STD_TERRITORIES))]
-        depth = rng.uniform(0.13, 0.35)
+        height, depth = rng.uniform(0.14, 0.5), rng.uniform(0.13, 0.4)
         # (lead, sign, bound): sign * level >= bound. Margins keep the criteria through noise and beat-to-beat QT.
-        rules = [(lead, 1.0, max(depth, 0.24 if lead in ("V1", "V2", "V3") else 0.0)) for lead in ste]
+        rules = [(lead, 1.0, max(height, 0.24 if lead in ("V1", "V2", "V3") else 0.0)) for lead in ste]
         rules += [(lead, -1.0, depth) for lead in std]
         if not ste:  # nothing justifies an elevation: the reciprocal image stays below the STE criteria
             rules += [(lead, -1.0, -(0.13 if lead in ("V1", "V2", "V3") else 0.06))
@@ -427,6 +486,7 @@ class _Beats:
     vent_t: list[float] = field(default_factory=list)
     vent_kind: list[str] = field(default_factory=list)
     vent_rr: list[float] = field(default_factory=list)  # interval from the previous ventricular beat
+    blocked_pac_t: list[float] = field(default_factory=list)  # PACs that reached no ventricle (P onsets)
 
     def atrium(self, t: float, kind: str) -> None:
         self.atrial_t.append(t)
@@ -438,64 +498,84 @@ class _Beats:
         self.vent_kind.append(kind)
 
     def visible(self, kind_prefix: str, seconds: float) -> int:
-        """Premature beats of a kind whose beat and following pause lie inside the record."""
-        kinds = self.atrial_kind if kind_prefix == "pac" else self.vent_kind
-        times = self.atrial_t if kind_prefix == "pac" else self.vent_t
+        """Premature beats of a kind whose beat and following pause lie inside the record (for PACs: conducted
+        ones, so every PAC record shows at least one premature QRS)."""
         last = seconds - min(1.6, 0.35 * seconds)
-        return sum(k.startswith(kind_prefix) and 0.3 < t < last for k, t in zip(kinds, times))
+        if kind_prefix == "pac":
+            blocked = set(self.blocked_pac_t)
+            return sum(k == "pac" and t not in blocked and 0.3 < t < last
+                       for k, t in zip(self.atrial_kind, self.atrial_t))
+        return sum(k.startswith(kind_prefix) and 0.3 < t < last for k, t in zip(self.vent_kind, self.vent_t))
 
 
 def _schedule(rng: np.random.Generator, heart: _Heart, seconds: float) -> _Beats:
-    """Beat times: sinus (with respiratory arrhythmia) or AF rhythm, with the labelled premature beats.
+    """Beat times: variable sinus rhythm (or AF), with the labelled premature beats.
 
-    A PAC resets the sinus node (non-compensatory pause); a PVC leaves it alone: its sinus P still fires,
-    hidden in the PVC and not conducted, and the next sinus beat comes on time (compensatory pause). At least one
-    premature beat of each labelled kind falls well inside the record.
+    A PAC comes 10-60 % early; it resets the sinus node (non-compensatory pause). If the ventricles are still
+    refractory it is blocked (a P wave, often in the T wave, and a pause without QRS); a conducted one may be
+    aberrant. A PVC leaves the sinus node alone: its sinus P still fires, hidden in the PVC and not conducted, and
+    the next sinus beat comes on time (compensatory pause), unless the PVC is interpolated between two sinus beats.
+    Patterns: isolated, couplets, bigeminy (and trigeminy for PVCs). At least one premature beat of each
+    labelled kind falls well inside the record.
     """
-    n_max = int((seconds + _PAD_S + 2.0) / 0.25) + 4
-    u_kind, u_couple, u_reset, jitter, af_rr = (rng.random(n_max), rng.random(n_max), rng.random(n_max),
-                                                rng.normal(0, 1, n_max), rng.normal(0, 1, n_max))
+    n_max = int((seconds + _PAD_S + 2.0) / 0.2) + 4
+    u_kind, u_couple, u_reset, u_sub, jitter, af_rr = (rng.random(n_max), rng.random(n_max), rng.random(n_max),
+                                                       rng.random(n_max), rng.normal(0, 1, n_max),
+                                                       rng.normal(0, 1, n_max))
     af_spread = rng.uniform(0.15, 0.32)
     start = -_PAD_S + rng.uniform(0.0, heart.rr)
     pvc_kinds = [k for k in heart.ventricular if k.startswith("pvc")]
     forced_at = {kind: 0.3 + rng.uniform(0.0, 0.5) * seconds for kind in ("pac", "pvc")}
+    pac_period = 2 if heart.pac_pattern == "bigeminy" else None
+    pvc_period = {"bigeminy": 2, "trigeminy": 3}.get(heart.pvc_pattern)
 
     def run(force: set[str]) -> _Beats:
         beats = _Beats()
         pending = set(force)
-        s, last_ectopic = start, True  # s: next sinus P (AF: next conducted QRS)
+        s, last = start, "start"  # s: next sinus P (AF: next conducted QRS); last: the previous event
         last_p = start - heart.rr
-        period = {"bigeminy": 2, "trigeminy": 3}.get(heart.pvc_pattern)
         for k in range(n_max):
             if s > seconds + 1.0:
                 break
             if heart.af:
                 rr = max(0.3, heart.rr * math.exp(af_spread * af_rr[k] - af_spread ** 2 / 2))
             else:
-                rr = heart.rr * (1 + heart.rsa * math.sin(2 * math.pi * heart.resp_hz * s + heart.resp_phase)
-                                 + 0.008 * jitter[k])
-            # When a premature beat here would come: a PAC at 50-80% of the cycle, conducted once the previous
-            # T wave is over; a PVC after the previous T wave and, in sinus rhythm, before this cycle's P wave, so
-            # that P is hidden in it.
-            pac_pr = heart.pr + 0.03 * u_reset[k] if heart.pr > 0.2 else min(heart.pr + 0.03 * u_reset[k], 0.195)
-            at = {"pac": last_p + (0.5 + 0.3 * u_couple[k]) * rr}
+                rr = max(0.35, heart.cycle(s, jitter[k]))
+            # When a premature beat here would come: a PAC 10-60 % early, conducted once the previous T wave is
+            # over (earlier it is blocked); a PVC after the previous T wave and, in sinus rhythm, before this
+            # cycle's P wave is conducted, so that P is hidden in it.
+            pac_pr = heart.pr + 0.04 * u_reset[k] if heart.pr > 0.2 else min(heart.pr + 0.04 * u_reset[k], 0.195)
+            at: dict[str, float] = {}
+            qt_prev = refractory = 0.0
             if beats.vent_t:
                 last_v = beats.vent_t[-1]
+                prev = heart.ventricular[beats.vent_kind[-1]]
                 qt_prev = float(heart.qt(np.array(beats.vent_rr[-1] if len(beats.vent_rr) > 1 else heart.rr)))
-                at["pac"] = max(at["pac"], last_v + qt_prev + 0.02 - pac_pr)
+                qt_prev += prev.qt_extra
+                refractory = last_v + qt_prev + 0.02
+                at["pac"] = max(last_p + (0.4 + 0.5 * u_couple[k]) * rr, refractory - pac_pr)
                 if heart.af:
                     at["pvc"] = last_v + max(0.3, (0.5 + 0.25 * u_couple[k]) * rr)
                 else:
                     lo, hi = max(qt_prev + 0.03, 0.3), s - last_v - 0.02
-                    at["pvc"] = last_v + (lo + u_couple[k] * (hi - lo) if hi > lo else lo)
+                    if hi <= lo:  # fast rates: on the end of the T wave (refractoriness shortens with rate), and
+                        # it may follow the sinus P closely
+                        lo = max(qt_prev - 0.04, 0.26)
+                        hi = min(s + heart.pr - 0.03 - last_v, lo + 0.03)
+                    if hi > lo:
+                        at["pvc"] = last_v + lo + u_couple[k] * (hi - lo)
             want = ""
-            if heart.pvc and "pvc" in at and not last_ectopic and (
-                    u_kind[k] < heart.pvc if period is None else k % period == 0):
+            if heart.pvc and "pvc" in at and (
+                    (last == "sinus" and (u_kind[k] < heart.pvc if pvc_period is None else k % pvc_period == 0))
+                    or (last == "pvc" and heart.pvc_pattern == "couplets" and u_sub[k] < 0.5)):
                 want = "pvc"
-            elif heart.pac and not last_ectopic and u_kind[k] > 1 - heart.pac:
+            elif heart.pac and "pac" in at and (
+                    (last == "sinus" and (u_kind[k] > 1 - heart.pac if pac_period is None else k % 2 == 0))
+                    or (last == "pac" and heart.pac_pattern == "couplets" and u_sub[k] < 0.5)):
                 want = "pac"
             due = [kind for kind in sorted(pending) if kind in at and at[kind] >= forced_at[kind]]
-            if due:
+            forced = bool(due) and last == "sinus"
+            if forced:
                 want = due[0]
                 pending.discard(want)
             pvc_kind = pvc_kinds[int(u_reset[k] * len(pvc_kinds))] if pvc_kinds else ""
@@ -507,18 +587,42 @@ def _schedule(rng: np.random.Generator, heart: _Heart, seconds: float) -> _Beats
                     beats.ventricle(s, "conducted")
                     s += rr
             elif want == "pac":  # the ectopic focus resets the sinus node: a non-compensatory pause
-                beats.atrium(at["pac"], "pac")
-                beats.ventricle(at["pac"] + pac_pr, "conducted")
-                last_p, s = at["pac"], at["pac"] + rr * (1.0 + 0.08 * u_reset[k])
-            elif want == "pvc":  # the sinus node fires on time into refractory ventricles: compensatory pause
-                beats.ventricle(at["pvc"], pvc_kind)
-                beats.atrium(s, "sinus")
-                last_p, s = s, s + rr
+                p_at, kind = at["pac"], "conducted"
+                if not forced and u_sub[k] < heart.pac_blocked:  # in the ST-T, the AV node still refractory
+                    lo = max(last_p + 0.28, beats.vent_t[-1] + 0.45 * qt_prev)
+                    p_at = min(lo + u_couple[k] * max(refractory - pac_pr - 0.02 - lo, 0.0), last_p + 0.9 * rr)
+                    kind = ""
+                elif not forced and "aberrant" in heart.ventricular and u_sub[k] < heart.pac_aberrant:
+                    p_at = max(refractory - pac_pr, last_p + 0.4 * rr)  # early: the right bundle is refractory
+                    kind = "aberrant"
+                beats.atrium(p_at, "pac")
+                if kind:
+                    beats.ventricle(p_at + pac_pr, kind)
+                else:
+                    beats.blocked_pac_t.append(p_at)
+                # The pause: one cycle plus the time to reach and reset the node, less than two cycles in all.
+                early = (p_at - last_p) / rr
+                last_p, s = p_at, p_at + rr * (1.0 + u_reset[k] * min(0.12, max(0.0, 0.92 - early)))
+            elif want == "pvc":
+                t_pvc = at["pvc"]
+                beats.ventricle(t_pvc, pvc_kind)
+                interpolated = u_sub[k] < heart.pvc_interpolated
+                delay = 0.04 + 0.08 * u_couple[k]  # concealed retrograde conduction lengthens the next PR
+                if interpolated and s + heart.pr + delay - t_pvc >= 0.42:
+                    beats.atrium(s, "sinus")  # interpolated: the sinus beat conducts after the PVC, no pause
+                    beats.ventricle(s + heart.pr + delay, "conducted")
+                    last_p, s = s, s + rr
+                else:  # the sinus node fires on time into refractory ventricles: compensatory pause
+                    beats.atrium(s, "sinus")
+                    last_p, s = s, s + rr
+                    if s + heart.pr < t_pvc + 0.34:  # a fast sinus P may also fall in the PVC's refractory time
+                        beats.atrium(s, "sinus")
+                        last_p, s = s, s + heart.cycle(s, jitter[k - 1])
             else:
                 beats.atrium(s, "sinus")
                 beats.ventricle(s + heart.pr + 0.002 * jitter[k], "conducted")
                 last_p, s = s, s + rr
-            last_ectopic = want != ""
+            last = want or "sinus"
         return beats
 
     force: set[str] = set()
@@ -622,12 +726,14 @@ def _noise(rng: np.random.Generator, heart: _Heart, n: int, fs: int) -> tuple[np
     wanders with breathing and skin potential drift, picks up muscle (more on the limbs) and mains hum, and now
     and then moves (a motion burst); leads see the differences, as in a real electrocardiograph."""
     t = np.arange(n) / fs
-    level = rng.lognormal(0, 0.45)  # how noisy this recording is overall
-    resp = rng.uniform(0.003, 0.05) * level
-    drift = rng.uniform(0.01, 0.08) * level
-    emg = rng.uniform(0.0012, 0.006) * level
-    mains_hz = 50.0 if rng.random() < 0.85 else 60.0
-    mains = rng.exponential(0.004) * level
+    # How noisy this recording is overall (now and then nearly clean), and which kinds it has at all.
+    level = rng.lognormal(0, 0.55) * (0.1 if rng.random() < 0.08 else 1.0)
+    present = rng.random(4) < np.array([0.85, 0.85, 0.8, 0.55])
+    resp = rng.uniform(0.003, 0.05) * level * present[0]
+    drift = rng.uniform(0.01, 0.08) * level * present[1]
+    emg = rng.uniform(0.0012, 0.006) * level * present[2]
+    mains_hz = 50.0 if rng.random() < 0.7 else 60.0
+    mains = rng.exponential(0.004) * level * present[3]
     e = rng.normal(0, resp, (9, 1)) * np.sin(2 * math.pi * heart.resp_hz * t + heart.resp_phase
                                              + rng.uniform(-0.6, 0.6, (9, 1)))
     e += drift * rng.uniform(0.3, 1.0, (9, 1)) * _slow_noise(rng, 9, n, fs, 0.3)
@@ -646,6 +752,56 @@ def _noise(rng: np.random.Generator, heart: _Heart, n: int, fs: int) -> tuple[np
                    "mains_hz": mains_hz, "mains_mv": float(mains), "motion_bursts": bursts}
 
 
+def _recording_filter(rng: np.random.Generator, leads: np.ndarray, fs: int, mains_hz: float
+                      ) -> tuple[np.ndarray, dict]:
+    """The electrocardiograph's band-pass: diagnostic (0.05-150 Hz), monitoring (0.5-40 Hz) or in between, below
+    the Nyquist frequency of the written rate, and sometimes a mains notch. Zero-phase, as digital carts apply it."""
+    mode = str(rng.choice(["diagnostic", "monitoring", "other"], p=[0.55, 0.25, 0.2]))
+    if mode == "diagnostic":
+        high, low = 0.05, rng.uniform(100.0, 150.0)
+    elif mode == "monitoring":
+        high, low = rng.uniform(0.3, 0.67), rng.uniform(35.0, 45.0)
+    else:
+        high, low = rng.uniform(0.05, 0.5), rng.uniform(40.0, 150.0)
+    low = min(float(low), 0.45 * fs)
+    sos = np.vstack([sps.butter(1, high, btype="highpass", fs=fs, output="sos"),
+                     sps.butter(2, low, fs=fs, output="sos")])
+    leads = sps.sosfiltfilt(sos, leads, axis=1)
+    notch = rng.random() < 0.3 and mains_hz < low
+    if notch:
+        b, a = sps.iirnotch(mains_hz, 30.0, fs=fs)
+        leads = sps.filtfilt(b, a, leads, axis=1)
+    return leads, {"filter": mode, "highpass_hz": float(high), "lowpass_hz": low,
+                   "notch_hz": mains_hz if notch else None}
+
+
+def _electrode_swap(rng: np.random.Generator, leads: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """Now and then electrodes are misplaced; the labels stay those of the patient. LA/RA reversal inverts I and
+    turns II into III; LA/LL exchanges I and II (III inverted); V1/V2 exchanges those two precordial leads."""
+    u = rng.random()
+    swap = "LA/RA" if u < 0.025 else "LA/LL" if u < 0.032 else "V1/V2" if u < 0.042 else None
+    if swap is None:
+        return leads, None
+    out = leads.copy()
+    if swap == "LA/RA":
+        out[0], out[1] = -leads[0], leads[1] - leads[0]
+    elif swap == "LA/LL":
+        out[0], out[1] = leads[1], leads[0]
+    else:
+        out[2], out[3] = leads[3], leads[2]
+    return out, swap
+
+
+# Sampling rates written to the records (Hz) and how often: the challenge's sources and common carts.
+SAMPLING_RATES = {250: 0.12, 257: 0.08, 360: 0.12, 500: 0.53, 1000: 0.15}
+
+
+def sample_fs(rng: np.random.Generator) -> int:
+    """A sampling rate for a generated record: the rate must carry no label, so training sees several."""
+    rates = list(SAMPLING_RATES)
+    return rates[rng.choice(len(rates), p=np.array(list(SAMPLING_RATES.values())))]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Records
 
@@ -654,7 +810,7 @@ def generate_record(rng: np.random.Generator, labels: Sequence[str], seconds: fl
     """One 12-lead record (12, n) float32 mV in standard lead order, with its metadata (patient, rhythm,
     intervals, axis). Leads I, II and V1-V6 are rounded to 1 uV before III, aVR, aVL, aVF are derived from
     them, so the limb-lead identities hold to one count in the written int16 samples. noise=False gives the
-    clean signal for measurements."""
+    clean signal for measurements: no electrode noise, no recording filter, no electrode swap."""
     labels = list(labels)
     if not compatible(labels):
         raise ValueError(f"labels {labels} are not a compatible set of {CLASSES}")
@@ -675,10 +831,9 @@ def generate_record(rng: np.random.Generator, labels: Sequence[str], seconds: fl
         extra, noise_meta = _noise(rng, heart, n, fs)
         leads += extra
         meta.update(noise_meta)
-        if rng.random() < 0.6:  # electrocardiographs differ in their low-pass filter
-            meta["lowpass_hz"] = float(rng.uniform(40.0, 150.0))
-            leads = sps.sosfiltfilt(sps.butter(2, min(meta["lowpass_hz"], 0.45 * fs), fs=fs, output="sos"), leads,
-                                    axis=1)
+        leads, filter_meta = _recording_filter(rng, leads, fs, noise_meta["mains_hz"])
+        meta.update(filter_meta)
+        leads, meta["electrode_swap"] = _electrode_swap(rng, leads)
     counts = np.clip(np.rint(leads * 1000.0), -16000, 16000)  # derived leads stay inside int16
     signal = (_DERIVE @ counts / 1000.0).astype(np.float32)
 
@@ -696,12 +851,18 @@ def generate_record(rng: np.random.Generator, labels: Sequence[str], seconds: fl
         "pac_beats": sum(bool(k == "pac" and 0 <= t < seconds) for t, k in zip(beats.atrial_t, beats.atrial_kind)),
         "pvc_beats": sum(k.startswith("pvc") for _, k in inside),
         # Where the abnormal beats are (s from the record's start), for checking explanations against the truth:
-        # P-wave onsets of PACs, QRS onsets of PVCs, and the f-wave stretches of AF.
-        "pac_times_s": [round(float(t), 4) for t, k in zip(beats.atrial_t, beats.atrial_kind) if k == "pac" and 0 <= t < seconds],
+        # pac_times_s: P-wave onsets of every PAC, conducted (narrow or aberrant) or blocked; blocked_pac_times_s:
+        # the subset that reached no ventricle (the P in the T wave and the pause after it are the evidence);
+        # aberrant_pac_times_s: QRS onsets of PACs conducted with a wide QRS; pvc_times_s: QRS onsets of PVCs
+        # (interpolated ones included); af_segments_s: the f-wave stretches of AF.
+        "pac_times_s": [round(float(t), 4) for t, k in zip(beats.atrial_t, beats.atrial_kind)
+                        if k == "pac" and 0 <= t < seconds],
+        "blocked_pac_times_s": [round(float(t), 4) for t in beats.blocked_pac_t if 0 <= t < seconds],
+        "aberrant_pac_times_s": [round(float(t), 4) for t, k in inside if k == "aberrant"],
         "pvc_times_s": [round(float(t), 4) for t, k in inside if k.startswith("pvc")],
         "af_segments_s": [[0.0, n / fs]] if heart.af else [],
-        "pvc_pattern": heart.pvc_pattern if heart.pvc
-        else None, "st_leads": heart.st_leads, **meta,
+        "pvc_pattern": heart.pvc_pattern if heart.pvc else None,
+        "pac_pattern": heart.pac_pattern if heart.pac else None, "st_leads": heart.st_leads, **meta,
     }
     return signal, meta
 
@@ -726,7 +887,7 @@ def generate_dataset(out_dir: str | Path, n: int, seed: int, min_seconds: float 
         rng = _record_rng(seed, i)
         labels = sample_labels(rng)
         seconds = float(np.clip(sample_seconds(rng), min_seconds, max_seconds))
-        signal, meta = generate_record(rng, labels, seconds)
+        signal, meta = generate_record(rng, labels, seconds, fs=sample_fs(rng))
         name = f"{prefix}{i + 1:05d}"
         write_record(out, name, signal, fs=meta["fs"], age=meta["age"], sex=meta["sex"], labels=labels)
         names.append(name)
