@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from team_code.inference import Ensemble, ModelError
+from team_code.inference import Ensemble
+from team_code.model_dir import ModelError
+from team_code.outputs import OutputError
 from team_code.predict import label_directory
 from team_code.records import RecordError
 
@@ -25,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ensemble = Ensemble.load(args.model_dir)
         done, failures = label_directory(ensemble, args.test_dir, args.output_dir, args.batch_size, not args.quiet)
-    except (ModelError, RecordError) as error:
+    except (ModelError, RecordError, OutputError) as error:  # one line naming the file and the reason
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"labelled {done} record(s); {len(failures)} could not be read", file=sys.stderr)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Score Challenge outputs against labelled headers, as the official PhysioNet/CinC 2020 script does.
 
-    python evaluate.py LABEL_DIR OUTPUT_DIR [SCORES_FILE] [--per-class] [--report FILE.html]
+    python evaluate.py LABEL_DIR OUTPUT_DIR [SCORES_FILE] [--per-class] [--strict] [--report FILE.html]
 """
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import argparse
 import sys
 
 from team_code.atomic import write_text
-from team_code.metrics import evaluate, format_per_class, format_scores
+from team_code.metrics import format_per_class, format_scores
+from team_code.scoring import evaluate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,11 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output_dir", help="directory of NAME.csv output files, one per labelled record")
     parser.add_argument("scores_file", nargs="?", help="also write the two score lines to this file")
     parser.add_argument("--per-class", action="store_true", help="add a table of precision, recall, F2, G2 per class")
+    parser.add_argument("--strict", action="store_true",
+                        help="a labelled record without an output file is an error, as in the official script "
+                             "(default: scored as all-negative with probability 0 and named on stderr)")
     parser.add_argument("--report", metavar="FILE.html",
                         help="also write an HTML report: scores with bootstrap intervals, curves, miss heat map")
     args = parser.parse_args(argv)
     try:
-        scores = evaluate(args.label_dir, args.output_dir)
+        scores = evaluate(args.label_dir, args.output_dir, strict=args.strict)
         text = format_scores(scores)
         if args.scores_file:
             write_text(args.scores_file, text + "\n")

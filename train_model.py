@@ -10,6 +10,7 @@ import sys
 
 from torch.distributed.elastic.multiprocessing.errors import record
 
+from team_code.cache import CacheError
 from team_code.model import ARCHITECTURES
 from team_code.train import TrainingError, TrainOptions, train
 
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                            cache_dir=args.cache_dir, progress=not args.quiet)
     try:
         report = train(args.train_dir, args.model_dir, options)
-    except (TrainingError, FileNotFoundError) as error:
+    except (TrainingError, CacheError, OSError) as error:  # one line naming the file and the reason
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

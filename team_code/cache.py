@@ -33,6 +33,15 @@ CACHE_VERSION = 2
 MICROVOLTS = 1000.0  # stored counts per mV
 
 
+class CacheError(RuntimeError):
+    """The cache file exists but cannot be read (damaged, truncated, not HDF5); the message names it."""
+
+
+def _unreadable(path: Path, error: BaseException) -> CacheError:
+    reason = f"{type(error).__name__}: {error}".splitlines()[0]
+    return CacheError(f"{path}: cannot read the training cache ({reason}); delete it and rerun to rebuild it")
+
+
 def training_record_names(data_dir: str | Path) -> list[str]:
     """Every record name that has a .hea or a .mat file; load_record reports which half is missing."""
     data_dir = Path(data_dir)
@@ -80,8 +89,11 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, progress: bool = Tr
     names = training_record_names(data_dir)
     path = Path(cache_dir) / f"records-{cache_key(data_dir, names)}.h5"
     if path.exists():
-        with h5py.File(path, "r") as f:
-            skipped = json.loads(f.attrs["skipped"])
+        try:
+            with h5py.File(path, "r") as f:
+                skipped = json.loads(f.attrs["skipped"])
+        except (OSError, KeyError, ValueError) as error:
+            raise _unreadable(path, error) from None
         if report:
             for reason in skipped:
                 print(f"skipped {reason}", file=sys.stderr)
@@ -134,10 +146,13 @@ class CachedRecords:
 
     @classmethod
     def open(cls, path: str | Path) -> "CachedRecords":
-        with h5py.File(path, "r") as f:
-            count = int(f.attrs["count"])
-            names = [n.decode() if isinstance(n, bytes) else n for n in f["names"][:count]]
-            labels = f["labels"][:count].astype(np.float32)
+        try:
+            with h5py.File(path, "r") as f:
+                count = int(f.attrs["count"])
+                names = [n.decode() if isinstance(n, bytes) else n for n in f["names"][:count]]
+                labels = f["labels"][:count].astype(np.float32)
+        except (OSError, KeyError, ValueError) as error:
+            raise _unreadable(Path(path), error) from None
         return cls(Path(path), names, labels)
 
     def batches(self, indices: np.ndarray, batch_size: int, pin_memory: bool = False
@@ -168,7 +183,7 @@ class CachedRecords:
                         ahead.put((chunk, xt, yt))
                 ahead.put(None)
             except BaseException as error:  # surfaced in the consumer
-                ahead.put(error)
+                ahead.put(_unreadable(self.path, error) if isinstance(error, (OSError, KeyError, ValueError)) else error)
 
         thread = threading.Thread(target=reader, daemon=True)
         thread.start()

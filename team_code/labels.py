@@ -18,6 +18,7 @@ SNOMED_TO_CLASS: dict[str, str] = {
     "63593006": "PAC",
     "164884008": "PVC",
     "427172004": "PVC",
+    "17338001": "PVC",  # ventricular premature beats: the 2020 scorer's equivalent of 427172004
     "59118001": "RBBB",
     "713427006": "RBBB",
     "429622005": "STD",

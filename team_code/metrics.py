@@ -1,4 +1,5 @@
-"""Scoring exactly as the official PhysioNet/CinC 2020 script (evaluate_12ECG_score.py, nine classes) scores.
+"""Scoring exactly as the official PhysioNet/CinC 2020 script (evaluate_12ECG_score.py, nine classes) scores: the
+math alone, on arrays (team_code.scoring reads the label and output files).
 
 The official script adds up its contingency tables one record at a time. Floating-point sums depend on their
 order, and a printed score such as 0.8125 sits exactly on a rounding boundary, so every sum here is sequential
@@ -6,14 +7,7 @@ order, and a printed score such as 0.8125 sits exactly on a rounding boundary, s
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
-
-from team_code.labels import to_class
-from team_code.outputs import OutputError, read_output
-from team_code.records import RecordError, read_header
 
 BETA = 2.0
 SCORE_NAMES = ("AUROC", "AUPRC", "Accuracy", "F-measure", "Fbeta-measure", "Gbeta-measure")
@@ -30,7 +24,8 @@ def _sequential_sum(values: np.ndarray) -> float:
     return float(np.cumsum(values)[-1]) if len(values) else 0.0
 
 
-def _macro(per_class: np.ndarray) -> float:
+def macro(per_class: np.ndarray) -> float:
+    """Mean over classes, summed in class order as the official script sums."""
     return _sequential_sum(per_class) / len(per_class)
 
 
@@ -75,10 +70,10 @@ def beta_measures(labels: np.ndarray, binary: np.ndarray, beta: float = BETA) ->
     accuracy = _ratio(tp + tn, tp + fp + fn + tn)
     f_measure = _ratio(2 * tp, 2 * tp + fp + fn)
     return {
-        "accuracy": _macro(accuracy),
-        "f_measure": _macro(f_measure),
-        "f_beta": _macro(f_beta),
-        "g_beta": _macro(g_beta),
+        "accuracy": macro(accuracy),
+        "f_measure": macro(f_measure),
+        "f_beta": macro(f_beta),
+        "g_beta": macro(g_beta),
         "precision": _ratio(tp, tp + fp),
         "recall": _ratio(tp, tp + fn),
         "f_beta_per_class": f_beta,
@@ -90,7 +85,7 @@ def fbeta_gbeta(labels: np.ndarray, binary: np.ndarray, beta: float = BETA) -> t
     """Macro F-beta and G-beta alone: the objective of the threshold search, evaluated thousands of times."""
     tp, fp, fn = _weighted_cells(labels, binary, with_tn=False)
     f_beta, g_beta = _f_g(tp, fp, fn, beta)
-    return _macro(f_beta), _macro(g_beta)
+    return macro(f_beta), macro(g_beta)
 
 
 def auc_per_class(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,96 +121,7 @@ def auc_per_class(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.nda
 def auc(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
     """Macro AUROC (area under TNR against TPR, trapezoids) and AUPRC (PPV against TPR, steps)."""
     auroc, auprc = auc_per_class(labels, probabilities)
-    return _macro(auroc), _macro(auprc)
-
-
-def _header_files(label_dir: Path) -> list[Path]:
-    # The official script lists every visible *.hea and sorts the paths; keeping that order keeps the sums identical.
-    if not label_dir.is_dir():
-        raise RecordError(f"{label_dir}: label directory not found")
-    return sorted(p for p in label_dir.iterdir()
-                  if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(".hea"))
-
-
-def load_labels(label_dir: str | Path) -> tuple[list[str], list[str], np.ndarray]:
-    """Return (record names, classes, labels as bool records x classes) from the headers in LABEL_DIR.
-
-    Classes are the sorted union of the records' labels among the nine. Records with none of the nine (only
-    other SNOMED codes) cannot be scored: they are left out and listed on stderr.
-    """
-    label_dir = Path(label_dir)
-    names, record_classes, left_out = [], [], []
-    for path in _header_files(label_dir):
-        # The file name, not the header's first token, is the record name: the driver names outputs after files.
-        name = path.name[: -len(".hea")]
-        header = read_header(path)
-        if header.labels:
-            names.append(name)
-            record_classes.append(header.labels)
-        else:
-            left_out.append(name)
-    if left_out:
-        shown = ", ".join(left_out[:20]) + (f" and {len(left_out) - 20} more" if len(left_out) > 20 else "")
-        print(f"{label_dir}: left out {len(left_out)} record(s) with no label among the nine classes: {shown}",
-              file=sys.stderr)
-    if not names:
-        raise RecordError(f"{label_dir}: no record with a label among the nine classes")
-    classes = sorted(set().union(*record_classes))
-    labels = np.array([[c in found for c in classes] for found in record_classes], dtype=bool)
-    return names, classes, labels
-
-
-def _column_of_class(path: Path, file_classes: list[str]) -> dict[str, int]:
-    # Column names are read like Dx labels, so 'normal' or a SNOMED code names the same class as 'Normal'.
-    columns: dict[str, int] = {}
-    for index, name in enumerate(file_classes):
-        cls = to_class(name) or name
-        if cls in columns:
-            raise OutputError(f"{path}: columns {file_classes[columns[cls]]!r} and {name!r} both name class {cls}")
-        columns[cls] = index
-    return columns
-
-
-def load_outputs(output_dir: str | Path, names: list[str], classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Binary outputs and probabilities (records x classes) read from OUTPUT_DIR/NAME.csv for each record name."""
-    output_dir = Path(output_dir)
-    if not output_dir.is_dir():
-        raise OutputError(f"{output_dir}: output directory not found")
-    binary = np.zeros((len(names), len(classes)), dtype=bool)
-    probabilities = np.zeros((len(names), len(classes)))
-    for row, name in enumerate(names):
-        path = output_dir / f"{name}.csv"
-        if not path.is_file():
-            raise OutputError(f"{path}: output file for record {name} not found")
-        file_name, file_classes, file_binary, file_probabilities = read_output(path)
-        if file_name != name:
-            raise OutputError(f"{path}: first line names record {file_name!r}, expected {name!r}")
-        columns = _column_of_class(path, file_classes)
-        missing = [c for c in classes if c not in columns]
-        if missing:
-            raise OutputError(f"{path}: no column for class(es) {', '.join(missing)} of record {name}")
-        index = [columns[c] for c in classes]
-        binary[row], probabilities[row] = file_binary[index], file_probabilities[index]
-    return binary, probabilities
-
-
-def evaluate(label_dir: str | Path, output_dir: str | Path) -> dict:
-    """All official scores (macro) plus per-class tables for the records of LABEL_DIR and their outputs."""
-    names, classes, labels = load_labels(label_dir)
-    binary, probabilities = load_outputs(output_dir, names, classes)
-    measures = beta_measures(labels, binary)
-    auroc, auprc = auc_per_class(labels, probabilities)
-    return {
-        "names": names,
-        "classes": classes,
-        "num_positive": labels.sum(axis=0),
-        "auroc": _macro(auroc),
-        "auprc": _macro(auprc),
-        "auroc_per_class": auroc,
-        "auprc_per_class": auprc,
-        "labels": labels, "binary": binary, "probabilities": probabilities,  # for evaluate.py --report
-        **measures,
-    }
+    return macro(auroc), macro(auprc)
 
 
 def format_scores(scores: dict) -> str:

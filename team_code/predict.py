@@ -1,6 +1,8 @@
 """The driver's work: label every record of a folder with the trained ensemble, one output file per record.
 
-A record that cannot be read is reported on one line and skipped; the others are still labelled. Records are
+A record that cannot be read, or whose probabilities are not numbers (a diverged model), is reported on one line
+and skipped; the others are still labelled. An output that cannot be written (OUTPUT_DIR is a file, the disk is
+full) stops the run with one OutputError naming the file: the next writes would fail the same way. Records are
 read and preprocessed by worker threads a little ahead of the network, which works on batches.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from team_code.inference import Ensemble
-from team_code.outputs import write_output
+from team_code.outputs import OutputError, write_output
 from team_code.preprocess import prepare_signal
 from team_code.records import RecordError, check_record_name, load_record, record_names
 from team_code.workers import cpu_cores, read_ahead
@@ -40,7 +42,10 @@ def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | 
     """Write OUTPUT_DIR/NAME.csv for every NAME.mat in TEST_DIR; return (records labelled, [(name, reason)])."""
     test_dir, output_dir = Path(test_dir), Path(output_dir)
     names = record_names(test_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{output_dir}: cannot create the output directory ({error.strerror})") from None
     torch.set_num_threads(cpu_cores())
     failures: list[tuple[str, str]] = []
     done = 0
@@ -53,7 +58,14 @@ def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | 
             return
         binaries, probabilities = label_signals(ensemble, batch)
         for name, binary, prob in zip(batch_names, binaries, probabilities):
-            write_output(output_dir, name, ensemble.classes, binary, prob)
+            try:
+                write_output(output_dir, name, ensemble.classes, binary, prob)
+            except OutputError as error:  # NaN probabilities: this record has no answer, the others may
+                failures.append((name, str(error)))
+                tqdm.write(f"error: record {name}: {error}", file=sys.stderr)
+                continue
+            except OSError as error:
+                raise OutputError(f"{output_dir / name}.csv: cannot write ({error.strerror or error})") from None
             done += 1
         batch.clear()
         batch_names.clear()

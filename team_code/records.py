@@ -92,7 +92,9 @@ def write_record(directory: str | Path, name: str, signal_mv: np.ndarray, fs: fl
     header_bytes = ("\n".join(lines) + "\n").encode("utf-8")
 
     # Both files are complete before either is renamed into place; the inner context renames the header first.
-    with atomic_path(directory / f"{name}.mat") as tmp_mat, atomic_path(directory / f"{name}.hea") as tmp_hea:
+    # Not fsynced (generated and converted records are remade by rerunning the command; 4 fsyncs per record are not).
+    with atomic_path(directory / f"{name}.mat", durable=False) as tmp_mat, \
+            atomic_path(directory / f"{name}.hea", durable=False) as tmp_hea:
         scipy.io.savemat(tmp_mat, {"val": val}, format="4", appendmat=False)
         tmp_hea.write_bytes(header_bytes)
 
@@ -272,17 +274,22 @@ def parse_header(text: str, source: str = "<header>") -> Header:
         elif key == "sex":
             sex = _SEX.get(value.lower())
         elif key == "dx":
-            for token in (t.strip() for t in value.split(",")):
-                if token and token not in dx:
-                    dx.append(token)
+            dx.extend(t for t in _dx_tokens(value) if t not in dx)
     return Header(name=name, fs=fs, num_samples=num_samples, leads=leads,
                   gains=tuple(p[1] for p in parsed), baselines=tuple(p[2] for p in parsed),
                   units=tuple(p[3] for p in parsed), age=age, sex=sex, dx=tuple(dx))
 
 
-def read_header(path: str | Path) -> Header:
-    """Read and parse NAME.hea."""
-    path = Path(path)
+def _dx_tokens(value: str) -> list[str]:
+    """The codes of a `#Dx:` line's value, unique, in order."""
+    tokens: list[str] = []
+    for token in (t.strip() for t in value.split(",")):
+        if token and token not in tokens:
+            tokens.append(token)
+    return tokens
+
+
+def _header_text(path: Path) -> str:
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_HEADER_BYTES + 1)
@@ -290,7 +297,25 @@ def read_header(path: str | Path) -> Header:
         raise _error(path, f"cannot read header ({exc.strerror or type(exc).__name__})") from None
     if len(data) > MAX_HEADER_BYTES:
         raise _error(path, f"header is larger than {MAX_HEADER_BYTES} bytes")
-    return parse_header(data.decode("utf-8", errors="replace"), str(path))
+    return data.decode("utf-8", errors="replace")
+
+
+def read_header(path: str | Path) -> Header:
+    """Read and parse NAME.hea."""
+    path = Path(path)
+    return parse_header(_header_text(path), str(path))
+
+
+def read_dx(path: str | Path) -> tuple[str, ...]:
+    """Only the `#Dx:` codes of NAME.hea, as the official scorer reads a label file: the rest of the header (how
+    many leads, which) is not needed to score, so a 2-lead label header is as good as a 12-lead one."""
+    path = Path(path)
+    dx: list[str] = []
+    for line in (line.strip() for line in _header_text(path).splitlines()):
+        key, colon, value = line[1:].partition(":")
+        if line.startswith("#") and colon and key.strip().lower() == "dx":
+            dx.extend(t for t in _dx_tokens(value) if t not in dx)
+    return tuple(dx)
 
 
 def _record_paths(path: str | Path) -> tuple[str, Path, Path]:

@@ -1,16 +1,14 @@
-"""Cross-validated training: folds, epochs with early-stopping selection, resume, out-of-fold tuning, MODEL_DIR.
+"""Cross-validated training: folds, epochs with early-stopping selection, resume, out-of-fold tuning.
 
-Every finished fold is checkpointed (weights + a JSON with its out-of-fold probabilities), so rerunning the
-same command after an interruption continues from the finished folds. Under torchrun the folds are shared
-round-robin across ranks and rank 0 gathers the results; plain `python` is the one-rank case of the same code.
+Every finished fold is checkpointed (weights + a JSON with its out-of-fold probabilities, through
+team_code.model_dir, which owns MODEL_DIR), so rerunning the same command after an interruption continues from
+the finished folds. Under torchrun the folds are shared round-robin across ranks and rank 0 gathers the results;
+plain `python` is the one-rank case of the same code.
 """
 from __future__ import annotations
 
 import copy
-import hashlib
-import importlib.metadata
-import json
-import platform
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -21,11 +19,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from team_code import distributed, preprocess, report
-from team_code.atomic import atomic_path, write_text
+from team_code import distributed, report
+from team_code import model_dir as model_files
 from team_code.cache import CachedRecords, build_cache
 from team_code.folds import stratified_folds
-from team_code.inference import FORMAT_VERSION, pick_device, predict_probabilities
+from team_code.inference import pick_device, predict_probabilities
 from team_code.labels import CLASSES
 from team_code.model import DEFAULT_LEARNING_RATE, build_model
 from team_code.thresholds import tune_thresholds
@@ -91,10 +89,13 @@ def _train(train_dir: Path, model_dir: Path, options: TrainOptions, world: "dist
     _check_enough(data, options, train_dir)
 
     folds = stratified_folds(data.labels, options.folds, options.seed)
-    fingerprint = _fingerprint(cache_path, options)
+    fingerprint = model_files.fingerprint(cache_path.name, asdict(options))
+    if world.rank == 0 and model_files.begin(model_dir, fingerprint) and progress:
+        tqdm.write(f"{model_dir} holds a model of another training run: its config.json is removed, and the "
+                   "model is incomplete until this run finishes", file=sys.stderr)
     results = {}
     for fold in range(world.rank, options.folds, world.size):
-        results[fold] = _load_fold(model_dir, fold, fingerprint, data.names, folds[fold])
+        results[fold] = model_files.load_fold(model_dir, fold, fingerprint, [data.names[i] for i in folds[fold]])
         if results[fold] is None:
             results[fold] = train_fold(data, folds, fold, options, device, model_dir, fingerprint, progress)
         elif progress:
@@ -116,33 +117,6 @@ def _check_enough(data: CachedRecords, options: TrainOptions, train_dir: Path) -
         if count < options.folds:
             print(f"warning: class {cls} has {count} record(s), fewer than the {options.folds} folds; "
                   "some folds will not validate it", file=sys.stderr)
-
-
-def _fingerprint(cache_path: Path, options: TrainOptions) -> str:
-    """What a fold checkpoint must match to be reused: the data and every option that changes the result."""
-    keys = {k: v for k, v in asdict(options).items() if k not in ("progress", "cache_dir", "threads")}
-    text = json.dumps([cache_path.name, keys, FORMAT_VERSION, preprocess.VERSION], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def _fold_paths(model_dir: Path, fold: int) -> tuple[Path, Path]:
-    return model_dir / f"fold_{fold}.pt", model_dir / f"fold_{fold}.json"
-
-
-def _load_fold(model_dir: Path, fold: int, fingerprint: str, names: list[str], val: np.ndarray) -> dict | None:
-    """A finished fold from an earlier run, if it matches this run exactly; else None (it is retrained)."""
-    weights, summary = _fold_paths(model_dir, fold)
-    if not (weights.is_file() and summary.is_file()):
-        return None
-    try:
-        result = json.loads(summary.read_text(encoding="utf-8"))
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception:  # a damaged checkpoint is simply retrained
-        return None
-    if result.get("fingerprint") != fingerprint or result.get("records") != [names[i] for i in val]:
-        return None
-    result["state_dict"] = state
-    return result
 
 
 def train_fold(data: CachedRecords, folds: list[np.ndarray], fold: int, options: TrainOptions,
@@ -179,7 +153,7 @@ def train_fold(data: CachedRecords, folds: list[np.ndarray], fold: int, options:
         entry = {"epoch": epoch + 1, "train_loss": total.item() / len(order), "val_cross_entropy": val_loss,
                  "seconds": round(time.perf_counter() - start, 2)}
         history.append(entry)
-        improved = best is None or val_loss < best["val_cross_entropy"]
+        improved = best is None or _better(val_loss, best["val_cross_entropy"])
         if improved:
             best = {**entry, "state_dict": copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()}),
                     "probabilities": val_probs}
@@ -187,15 +161,18 @@ def train_fold(data: CachedRecords, folds: list[np.ndarray], fold: int, options:
             tqdm.write(f"fold {fold + 1}/{options.folds} epoch {epoch + 1}/{options.epochs}: "
                        f"train loss {entry['train_loss']:.4f}, val cross-entropy {val_loss:.4f}, "
                        f"{entry['seconds']:.1f} s{' (best)' if improved else ''}", file=sys.stderr)
-    result = {"fold": fold, "fingerprint": fingerprint, "best_epoch": best["epoch"],
-              "best_val_cross_entropy": best["val_cross_entropy"], "history": history,
-              "records": [data.names[i] for i in val], "probabilities": best["probabilities"].tolist()}
-    weights, summary = _fold_paths(model_dir, fold)
-    with atomic_path(weights) as tmp:
-        torch.save(best["state_dict"], tmp)
-    write_text(summary, json.dumps(result))  # written last: its presence marks the fold finished
-    result["state_dict"] = best["state_dict"]
-    return result
+    if math.isnan(best["val_cross_entropy"]):
+        raise TrainingError(f"{model_dir}: fold {fold + 1}: validation cross-entropy is NaN in every epoch (training "
+                            "diverged); try a lower --learning-rate")
+    summary = {"fold": fold, "fingerprint": fingerprint, "best_epoch": best["epoch"],
+               "best_val_cross_entropy": best["val_cross_entropy"], "history": history,
+               "records": [data.names[i] for i in val], "probabilities": best["probabilities"].tolist()}
+    return {**model_files.save_fold(model_dir, fold, summary, best["state_dict"]), "state_dict": best["state_dict"]}
+
+
+def _better(loss: float, best: float) -> bool:
+    """Lower is better and NaN is worst: a NaN first epoch must not be unbeatable (every `<` with NaN is False)."""
+    return not math.isnan(loss) and (math.isnan(best) or loss < best)
 
 
 def _validate(model: torch.nn.Module, data: CachedRecords, val: np.ndarray, batch_size: int,
@@ -217,33 +194,15 @@ def _finish(model_dir: Path, data: CachedRecords, folds: list[np.ndarray], resul
     for fold, val in enumerate(folds):
         oof[val] = np.asarray(results[fold]["probabilities"])
         fold_of[val] = fold
-        weights, summary = _fold_paths(model_dir, fold)
-        if not weights.is_file():  # a rank on another machine trained it
-            with atomic_path(weights) as tmp:
-                torch.save(results[fold]["state_dict"], tmp)
-            write_text(summary, json.dumps({k: v for k, v in results[fold].items() if k != "state_dict"}))
+        model_files.ensure_fold(model_dir, results[fold])  # folds trained by other ranks, maybe on other machines
     labels = data.labels.astype(bool)
-    thresholds, score = tune_thresholds(labels, oof, seed=options.seed)
-    write_text(model_dir / "thresholds.json", json.dumps({c: float(t) for c, t in zip(CLASSES, thresholds)}, indent=2))
+    thresholds, _ = tune_thresholds(labels, oof, seed=options.seed)
     report.write_oof(model_dir / "oof.csv", data.names, fold_of, labels, oof)
     cv = report.cv_report(labels, oof, thresholds, [{k: v for k, v in results[f].items()
                                                       if k not in ("state_dict", "probabilities", "records")}
                                                      for f in range(len(folds))])
     report.write_reports(model_dir, cv)
-    config = {
-        "format_version": FORMAT_VERSION, "arch": options.arch, "classes": list(CLASSES),
-        "sampling_rate": preprocess.FS, "length": preprocess.LENGTH, "preprocess_version": preprocess.VERSION,
-        "weights": [_fold_paths(model_dir, f)[0].name for f in range(len(folds))],
-        "training": {k: v for k, v in asdict(options).items() if k != "progress"},
-        "fingerprint": fingerprint, "records": len(data.names),
-        "versions": {"python": platform.python_version(), **{p: _version(p) for p in ("torch", "numpy", "scipy", "h5py")}},
-    }
-    write_text(model_dir / "config.json", json.dumps(config, indent=2))
+    model_files.write_model(model_dir, arch=options.arch, folds=len(folds), run_fingerprint=fingerprint,
+                            thresholds=thresholds, training={k: v for k, v in asdict(options).items() if k != "progress"},
+                            records=len(data.names))
     return cv
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"

@@ -1,4 +1,5 @@
 """driver.py on real and hostile inputs: every readable record labelled, every unreadable one named, nothing half-written."""
+import hashlib
 import json
 import os
 import shutil
@@ -34,6 +35,18 @@ def copy_real(real_samples: Path, name: str, target: Path, new_name: str | None 
 def edit_header(base: Path, edit) -> None:
     path = base.with_suffix(".hea")
     path.write_bytes(edit(path.read_bytes().decode()).encode())
+
+
+def edit_json(path: Path, **changes) -> None:
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def set_weights(model: Path, fold: int, state: dict) -> None:
+    """Replace fold_K.pt and record its checksum in fold_K.json, as a consistent (if strange) fold would be."""
+    import torch
+    torch.save(state, model / f"fold_{fold}.pt")
+    edit_json(model / f"fold_{fold}.json",
+              weights_sha256=hashlib.sha256((model / f"fold_{fold}.pt").read_bytes()).hexdigest())
 
 
 def save_val(base: Path, val: np.ndarray) -> None:
@@ -130,7 +143,14 @@ def test_hidden_record_name_is_rejected_not_written(tiny_model, real_samples, tm
     (lambda m: (m / "config.json").write_text("{not json"), "config.json: not valid JSON"),
     (lambda m: (m / "config.json").write_text(json.dumps({**json.loads((m / "config.json").read_text()),
                                                           "format_version": 99})), "format version 99"),
-    (lambda m: (m / "fold_0.pt").write_bytes(b"not a torch file"), "fold_0.pt: cannot load weights"),
+    (lambda m: (m / "fold_0.pt").write_bytes(b"not a torch file"), "fold_0.pt: not the weights fold_0.json was"),
+    (lambda m: (m / "fold_1.json").unlink(), "fold_1.json: missing"),
+    (lambda m: edit_json(m / "config.json", preprocess_version=0), "preprocess_version is 0 but this code uses 1"),
+    (lambda m: edit_json(m / "config.json", sampling_rate=250), "sampling_rate is 250 but this code uses 500"),
+    (lambda m: edit_json(m / "config.json", length=5000), "length is 5000 but this code uses 10000"),
+    (lambda m: edit_json(m / "config.json", classes=["AF", "Normal"]), "config.json: classes is ['AF', 'Normal']"),
+    (lambda m: edit_json(m / "config.json", folds=3), "fold_2.json: missing"),
+    (lambda m: edit_json(m / "thresholds.json", AF=0.25), "thresholds.json: differs from the thresholds in config"),
 ])
 def test_bad_model_dir_fails_before_any_record(tiny_model, real_samples, tmp_path, damage, message):
     model = tmp_path / "model"
@@ -155,8 +175,7 @@ def test_weights_are_never_unpickled(tiny_model, real_samples, tmp_path):
     model = tmp_path / "model"
     shutil.copytree(tiny_model, model, ignore=shutil.ignore_patterns("cache"))
     marker = tmp_path / "pwned"
-    import torch
-    torch.save({"weight": _Exploit(marker)}, model / "fold_0.pt")
+    set_weights(model, 0, {"weight": _Exploit(marker)})
     result = drive(model, real_samples / "cinc2021", tmp_path / "out")
     assert result.returncode == 1 and "fold_0.pt: cannot load weights" in result.stderr
     assert not marker.exists()
@@ -179,3 +198,77 @@ def test_killed_driver_leaves_no_half_written_output(tiny_model, real_samples, t
         name, classes, binary, probabilities = read_output(path)
         assert name == path.stem and len(classes) == 9
     assert not [p for p in out.iterdir() if p.suffix != ".csv" and not p.name.endswith(".tmp")]
+
+
+@pytest.fixture(scope="module")
+def other_run(synth_train_dir, tmp_path_factory) -> Path:
+    """A second model, trained as tiny_model is but with another seed: another run's files to mix in."""
+    model = tmp_path_factory.mktemp("other") / "model"
+    subprocess.run([sys.executable, "train_model.py", str(synth_train_dir), str(model), "--folds", "2", "--epochs",
+                    "1", "--threads", "1", "--seed", "1", "--quiet"], cwd=ROOT, check=True, capture_output=True,
+                   timeout=600)
+    return model
+
+
+@pytest.mark.parametrize("files,message", [
+    (("fold_0.pt", "fold_0.json"), "fold_0.json: from another training run"),
+    (("fold_0.pt",), "fold_0.pt: not the weights fold_0.json was written with"),
+    (("thresholds.json",), "thresholds.json: differs from the thresholds in config.json"),
+])
+def test_files_of_another_run_are_refused_before_any_record(tiny_model, other_run, real_samples, tmp_path, files,
+                                                            message):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model, ignore=shutil.ignore_patterns("cache"))
+    for name in files:
+        shutil.copy(other_run / name, model / name)
+    result = drive(model, real_samples / "cinc2021", tmp_path / "out")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_dir_that_is_a_file_is_one_line(tiny_model, real_samples, tmp_path):
+    out = tmp_path / "out"
+    out.write_text("not a folder")
+    result = drive(tiny_model, real_samples / "cinc2021", out)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {out}: cannot create the output directory (File exists)"
+    assert out.read_text() == "not a folder"
+
+
+def test_write_error_stops_with_one_line_and_leaves_nothing_half_written(tiny_model, real_samples, tmp_path):
+    """A full disk as the kernel reports one: files may not grow past 50 bytes (an output has about 120)."""
+    import resource
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50, 50))
+
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "driver.py", str(tiny_model), str(real_samples / "cinc2021"), str(out),
+                             "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            preexec_fn=limit_file_size)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {out}/") and ".csv: cannot write (" in lines[0], lines
+    assert list(out.iterdir()) == []
+
+
+def test_nan_probabilities_are_named_per_record_not_written(tiny_model, real_samples, tmp_path):
+    import torch
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model, ignore=shutil.ignore_patterns("cache"))
+    state = torch.load(model / "fold_0.pt", weights_only=True)
+    set_weights(model, 0, {k: v.fill_(float("nan")) if v.is_floating_point() else v for k, v in state.items()})
+    data = tmp_path / "two"
+    data.mkdir()
+    copy_real(real_samples, "E07500", data, "one")
+    copy_real(real_samples, "E07501", data, "two")
+    result = drive(model, data, tmp_path / "out")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    for name in ("one", "two"):
+        lines = [line for line in result.stderr.splitlines() if line.startswith(f"error: record {name}:")]
+        assert len(lines) == 1 and f"{name}.csv: probabilities must lie in [0, 1]" in lines[0], result.stderr
+    assert list((tmp_path / "out").iterdir()) == []

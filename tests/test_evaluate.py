@@ -34,8 +34,8 @@ EXPECTED_TABLE = [
 ]
 
 
-def write_header(directory: Path, name: str, dx_line: str) -> None:
-    lines = [f"{name} 12 500 5000"] + [f"{name}.mat 16+24 1000/mV 16 0 0 0 0 {lead}" for lead in LEADS]
+def write_header(directory: Path, name: str, dx_line: str, leads: tuple[str, ...] = LEADS) -> None:
+    lines = [f"{name} {len(leads)} 500 5000"] + [f"{name}.mat 16+24 1000/mV 16 0 0 0 0 {lead}" for lead in leads]
     lines += ["#Age: 60", "#Sex: Female", dx_line]
     (directory / f"{name}.hea").write_text("\n".join(lines) + "\n")
 
@@ -96,10 +96,40 @@ def assert_fails_naming(result: subprocess.CompletedProcess, *words: str) -> Non
     assert len(error_lines) == 1 and all(word in error_lines[0] for word in words), result.stderr
 
 
-def test_missing_output_file_is_an_error_naming_the_record(dirs) -> None:
+def test_labels_are_read_from_the_dx_line_alone(dirs, tmp_path: Path) -> None:
+    """The official scorer reads only #Dx: 2-lead label headers of the same records score exactly as 12-lead ones."""
+    labels, outputs = dirs
+    two_lead = tmp_path / "two_lead"
+    two_lead.mkdir()
+    for name, (dx_line, _, _) in RECORDS.items():
+        write_header(two_lead, name, dx_line, leads=("II", "V5"))
+    write_header(two_lead, "A0005", "#Dx: 251146004")
+    twelve, two = run(labels, outputs, "--per-class"), run(two_lead, outputs, "--per-class")
+    assert twelve.returncode == two.returncode == 0, two.stderr
+    assert two.stdout == twelve.stdout
+
+
+def test_missing_output_is_scored_all_negative_and_named(dirs, tmp_path: Path) -> None:
     labels, outputs = dirs
     (outputs / "A0003.csv").unlink()
-    assert_fails_naming(run(labels, outputs), "A0003", "not found")
+    (outputs / "A0001.csv").unlink()
+    result = run(labels, outputs, "--per-class")
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if "no output file" in line]
+    assert len(notes) == 1 and "for 2 of 4 labelled record(s)" in notes[0]
+    assert "A0001" in notes[0] and "A0003" in notes[0] and "A0002" not in notes[0]
+    # Scored exactly as an output that says no to every class with probability 0.
+    for name in ("A0001", "A0003"):
+        write_output(outputs, name, ["AF", "Normal", "RBBB"], np.zeros(3, dtype=int), np.zeros(3))
+    explicit = run(labels, outputs, "--per-class")
+    assert explicit.returncode == 0 and result.stdout == explicit.stdout
+    assert result.stdout.splitlines()[:2] != EXPECTED.splitlines()
+
+
+def test_strict_stops_at_a_missing_output_naming_it(dirs) -> None:
+    labels, outputs = dirs
+    (outputs / "A0003.csv").unlink()
+    assert_fails_naming(run(labels, outputs, "--strict"), "A0003.csv", "not found")
 
 
 def test_malformed_output_file_is_an_error_naming_it(dirs) -> None:
@@ -118,5 +148,13 @@ def test_unreadable_header_and_missing_directories_are_errors(dirs, tmp_path: Pa
     labels, outputs = dirs
     assert_fails_naming(run(tmp_path / "absent", outputs), "absent")
     assert_fails_naming(run(labels, tmp_path / "absent"), "absent")
+    (labels / "A0009.hea").write_text("A0009 12 500\n" + "#" * (2 << 20))
+    assert_fails_naming(run(labels, outputs), "A0009.hea", "larger than")
+
+
+def test_a_label_header_without_dx_is_left_out_by_name(dirs) -> None:
+    labels, outputs = dirs
     (labels / "A0009.hea").write_text("A0009 12 500\n")
-    assert_fails_naming(run(labels, outputs), "A0009.hea")
+    result = run(labels, outputs)
+    assert result.returncode == 0 and result.stdout == EXPECTED + "\n"
+    assert "left out 2 record(s)" in result.stderr and "A0009" in result.stderr

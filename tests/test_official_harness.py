@@ -139,7 +139,7 @@ def test_train_12ECG_classifier_writes_a_loadable_model(synth_train_dir, monkeyp
     training.train_12ECG_classifier(str(synth_train_dir), str(tmp_path / "model"))
     assert "cross-validation on 30 records" in capsys.readouterr().out
     ensemble = Ensemble.load(tmp_path / "model")
-    assert len(ensemble.models) == 2 and ensemble.config["weights"] == ["fold_0.pt", "fold_1.pt"]
+    assert len(ensemble.models) == 2 and ensemble.config["folds"] == 2
     data = np.asarray(scipy.io.loadmat(synth_train_dir / "S00001.mat")["val"], dtype=np.float64)
     with open(synth_train_dir / "S00001.hea") as header:
         labels, _, classes = harness.run_12ECG_classifier(data, header.readlines(),

@@ -1,5 +1,6 @@
 """train_model.py -> MODEL_DIR -> driver.py -> evaluate.py, as a user runs them, on generated records."""
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -81,21 +82,31 @@ def test_driver_then_evaluate(trained, data, tmp_path):
     assert scores.read_text().splitlines()[:2] == [head, values]
 
 
-def test_interrupted_training_resumes_to_the_same_model(trained, data, tmp_path):
-    """Kill training once the first fold is checkpointed; the rerun must equal the uninterrupted run."""
-    model = tmp_path / "model"
-    command = [sys.executable, "train_model.py", str(data / "train"), str(model), *TRAIN_ARGS]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _fingerprint_of_fold_0(model: Path) -> str | None:
+    try:
+        return json.loads((model / "fold_0.json").read_text())["fingerprint"]
+    except (OSError, ValueError, KeyError):  # not there yet (or, on some filesystems, mid-replace)
+        return None
+
+
+def _train_and_kill_after_first_fold(data: Path, model: Path) -> list[str]:
+    """Start the training of `trained` into `model`, SIGKILL it once it has checkpointed its first fold (a new
+    fold_0.json), and return the command."""
+    command = ["train_model.py", str(data / "train"), str(model), *TRAIN_ARGS]
+    old = _fingerprint_of_fold_0(model)
+    process = subprocess.Popen([sys.executable, *command], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
-    while not (model / "fold_0.json").exists() and process.poll() is None and time.time() < deadline:
+    while _fingerprint_of_fold_0(model) in (None, old) and process.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert (model / "fold_0.json").exists()
+    assert _fingerprint_of_fold_0(model) not in (None, old)
     assert not (model / "config.json").exists(), "training finished before it could be interrupted"
-    first_fold_mtime = (model / "fold_0.pt").stat().st_mtime_ns
-    run(*command[1:])
-    assert (model / "fold_0.pt").stat().st_mtime_ns == first_fold_mtime, "the finished fold was retrained"
+    return command
+
+
+def _assert_same_model(model: Path, trained: Path) -> None:
     assert json.loads((model / "thresholds.json").read_text()) == json.loads((trained / "thresholds.json").read_text())
     for k in range(3):
         a = torch.load(model / f"fold_{k}.pt", weights_only=True)
@@ -103,3 +114,32 @@ def test_interrupted_training_resumes_to_the_same_model(trained, data, tmp_path)
         assert all(torch.equal(a[key], b[key]) for key in a), f"fold {k} weights differ"
     assert (model / "oof.csv").read_text() == (trained / "oof.csv").read_text()
     assert not any(p.name.endswith(".tmp") for p in model.iterdir())
+
+
+def test_interrupted_training_resumes_to_the_same_model(trained, data, tmp_path):
+    """Kill training once the first fold is checkpointed; the rerun must equal the uninterrupted run."""
+    model = tmp_path / "model"
+    command = _train_and_kill_after_first_fold(data, model)
+    first_fold_mtime = (model / "fold_0.pt").stat().st_mtime_ns
+    run(*command)
+    assert (model / "fold_0.pt").stat().st_mtime_ns == first_fold_mtime, "the finished fold was retrained"
+    _assert_same_model(model, trained)
+
+
+def test_interrupted_retrain_into_a_used_model_dir_is_refused_then_resumes(trained, tiny_model, data, tmp_path):
+    """A finished model of another run, retrained over and killed after one fold: the driver must refuse the
+    mix of one new fold and old ones (and the old thresholds); the rerun must equal an uninterrupted run."""
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model, ignore=shutil.ignore_patterns("cache"))
+    command = _train_and_kill_after_first_fold(data, model)
+    assert (model / "fold_1.pt").exists() and (model / "thresholds.json").exists()  # the old run's, still there
+    result = run("driver.py", str(model), str(data / "test"), str(tmp_path / "out"), "--quiet", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {model / 'config.json'}: missing (incomplete model directory; did " \
+                                    "training finish?)"
+    assert not (tmp_path / "out").exists()
+    first_fold_mtime = (model / "fold_0.pt").stat().st_mtime_ns
+    run(*command)
+    assert (model / "fold_0.pt").stat().st_mtime_ns == first_fold_mtime, "the new run's finished fold was retrained"
+    _assert_same_model(model, trained)
+    run("driver.py", str(model), str(data / "test"), str(tmp_path / "out"), "--quiet")

@@ -14,7 +14,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from team_code import confidence, metrics, report_html
+from team_code import confidence, report_html, scoring
 from team_code.labels import CLASSES
 from team_code.outputs import write_output
 from team_code.records import STANDARD_LEADS
@@ -167,7 +167,7 @@ def test_evaluate_report_keeps_the_official_lines_and_draws_the_test_set(tmp_pat
     assert with_report.returncode == 0, with_report.stderr
     assert with_report.stdout == plain.stdout and len(plain.stdout.splitlines()) == 2
     page = (tmp_path / "test.html").read_text()
-    scores = metrics.evaluate(labels_dir, outputs)
+    scores = scoring.evaluate(labels_dir, outputs)
     present = len(scores["classes"])
     images = inlined_images(page)
     assert len(images) == present + 1  # per class, the miss heat map; no training curves for a test set

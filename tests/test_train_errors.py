@@ -1,11 +1,20 @@
-"""train_model.py on awkward training folders: skipped records named, too little data explained, data untouched."""
+"""train_model.py on awkward training folders and runs: skipped records named, too little data explained, data
+untouched, a damaged cache or a diverged fold one line, the best epoch kept whatever the loss curve."""
+import json
+import math
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 
+import train_model
+import team_code.train as train_module
+from team_code.cache import build_cache
 from team_code.records import write_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,3 +72,74 @@ def test_model_dir_inside_train_dir_is_refused(synth_train_dir, tmp_path):
 def test_missing_train_dir(tmp_path):
     result = train(tmp_path / "nowhere", tmp_path / "model")
     assert result.returncode == 1 and "training directory not found" in result.stderr
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_cache_is_one_line_naming_it(synth_train_dir, tmp_path, damage):
+    cache = build_cache(synth_train_dir, tmp_path / "cache", progress=False, report=False)
+    data = cache.read_bytes()
+    cache.write_bytes(os.urandom(4096) if damage == "garbage" else data[: len(data) // 2])
+    result = train(synth_train_dir, tmp_path / "model", "--folds", "2", "--epochs", "1", "--cache-dir",
+                   str(tmp_path / "cache"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {cache}: cannot read the training cache"), lines
+
+
+def _train_with_validation_losses(synth_train_dir: Path, model: Path, monkeypatch, losses: list[float]) -> list:
+    """Train 2 folds x 3 epochs in this process with the validation losses replaced by `losses` (per fold); return
+    each validation's (weights, probabilities) as the real _validate saw them."""
+    seen = []
+    real = train_module._validate
+    replaced = iter(losses * 2)
+
+    def validate(net, data, val, batch_size, device):
+        probabilities, _ = real(net, data, val, batch_size, device)
+        seen.append(({k: v.detach().clone() for k, v in net.state_dict().items()}, probabilities))
+        return probabilities, next(replaced)
+
+    monkeypatch.setattr(train_module, "_validate", validate)
+    threads = torch.get_num_threads()
+    try:
+        train_module.train(synth_train_dir, model, train_module.TrainOptions(folds=2, epochs=3, threads=1,
+                                                                             progress=False))
+    finally:
+        torch.set_num_threads(threads)
+    return seen
+
+
+@pytest.mark.parametrize("losses,best", [([3.0, 1.0, 2.0], 2), ([math.nan, 2.0, 1.0], 3), ([math.nan, 1.0, 2.0], 2)])
+def test_best_epoch_is_kept_even_when_not_the_last_and_after_a_nan(synth_train_dir, tmp_path, monkeypatch, losses,
+                                                                    best):
+    model = tmp_path / "model"
+    seen = _train_with_validation_losses(synth_train_dir, model, monkeypatch, losses)
+    assert len(seen) == 6
+    oof = {row.split(",")[0]: row.split(",") for row in (model / "oof.csv").read_text().splitlines()[1:]}
+    for fold in range(2):
+        state, probabilities = seen[3 * fold + best - 1]
+        saved = torch.load(model / f"fold_{fold}.pt", weights_only=True)
+        assert all(torch.equal(saved[k], state[k]) for k in state), f"fold {fold}: not epoch {best}'s weights"
+        summary = json.loads((model / f"fold_{fold}.json").read_text())
+        assert summary["best_epoch"] == best
+        assert np.array_equal(np.asarray(summary["probabilities"]), probabilities.astype(np.float64))
+        for name, row in zip(summary["records"], probabilities):
+            assert [float(v) for v in oof[name][-9:]] == [round(float(p), 6) for p in row]
+
+
+def test_nan_in_every_epoch_is_one_line(synth_train_dir, tmp_path, monkeypatch, capsys):
+    real = train_module._validate
+    monkeypatch.setattr(train_module, "_validate", lambda *args: (real(*args)[0], math.nan))
+    threads = torch.get_num_threads()
+    try:
+        code = train_model.main([str(synth_train_dir), str(tmp_path / "model"), "--folds", "2", "--epochs", "2",
+                                 "--threads", "1", "--quiet"])
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 1
+    stderr = capsys.readouterr().err
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("error")]
+    assert len(lines) == 1 and "fold 1: validation cross-entropy is NaN in every epoch" in lines[0], stderr
+    assert lines[0].startswith(f"error: {tmp_path / 'model'}: ")
+    assert not (tmp_path / "model" / "config.json").exists()

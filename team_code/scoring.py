@@ -1,0 +1,119 @@
+"""What evaluate.py scores: labels from the `#Dx` lines of LABEL_DIR, outputs from OUTPUT_DIR matched by record
+name, then the official measures (team_code.metrics does the math).
+
+Labels are read as the official scorer reads them, from the `#Dx` line alone. A labelled record without an output
+file is scored as all-negative with probability 0 (what it contributes can only lower the score) and named on
+stderr; with strict=True it is an error instead, as in the official script.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from team_code import metrics
+from team_code.labels import to_class, to_classes
+from team_code.outputs import OutputError, read_output
+from team_code.records import RecordError, read_dx
+
+
+def _header_files(label_dir: Path) -> list[Path]:
+    # The official script lists every visible *.hea and sorts the paths; keeping that order keeps the sums identical.
+    if not label_dir.is_dir():
+        raise RecordError(f"{label_dir}: label directory not found")
+    return sorted(p for p in label_dir.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(".hea"))
+
+
+def load_labels(label_dir: str | Path) -> tuple[list[str], list[str], np.ndarray]:
+    """Return (record names, classes, labels as bool records x classes) from the headers in LABEL_DIR.
+
+    Classes are the sorted union of the records' labels among the nine. Records with none of the nine (only
+    other SNOMED codes, or no `#Dx` line) cannot be scored: they are left out and listed on stderr.
+    """
+    label_dir = Path(label_dir)
+    names, record_classes, left_out = [], [], []
+    for path in _header_files(label_dir):
+        # The file name, not the header's first token, is the record name: the driver names outputs after files.
+        name = path.name[: -len(".hea")]
+        labels = to_classes(read_dx(path))
+        if labels:
+            names.append(name)
+            record_classes.append(labels)
+        else:
+            left_out.append(name)
+    if left_out:
+        shown = ", ".join(left_out[:20]) + (f" and {len(left_out) - 20} more" if len(left_out) > 20 else "")
+        print(f"{label_dir}: left out {len(left_out)} record(s) with no label among the nine classes: {shown}",
+              file=sys.stderr)
+    if not names:
+        raise RecordError(f"{label_dir}: no record with a label among the nine classes")
+    classes = sorted(set().union(*record_classes))
+    labels = np.array([[c in found for c in classes] for found in record_classes], dtype=bool)
+    return names, classes, labels
+
+
+def _column_of_class(path: Path, file_classes: list[str]) -> dict[str, int]:
+    # Column names are read like Dx labels, so 'normal' or a SNOMED code names the same class as 'Normal'.
+    columns: dict[str, int] = {}
+    for index, name in enumerate(file_classes):
+        cls = to_class(name) or name
+        if cls in columns:
+            raise OutputError(f"{path}: columns {file_classes[columns[cls]]!r} and {name!r} both name class {cls}")
+        columns[cls] = index
+    return columns
+
+
+def load_outputs(output_dir: str | Path, names: list[str], classes: list[str], strict: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(binary outputs, probabilities, names of records without an output file), records x classes, read from
+    OUTPUT_DIR/NAME.csv for each record name. A missing file leaves its row all-negative with probability 0, or
+    with strict=True raises OutputError naming it; a malformed one always raises OutputError naming it."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        raise OutputError(f"{output_dir}: output directory not found")
+    binary = np.zeros((len(names), len(classes)), dtype=bool)
+    probabilities = np.zeros((len(names), len(classes)))
+    missing = []
+    for row, name in enumerate(names):
+        path = output_dir / f"{name}.csv"
+        if not path.is_file():
+            if strict:
+                raise OutputError(f"{path}: output file for record {name} not found")
+            missing.append(name)
+            continue
+        file_name, file_classes, file_binary, file_probabilities = read_output(path)
+        if file_name != name:
+            raise OutputError(f"{path}: first line names record {file_name!r}, expected {name!r}")
+        columns = _column_of_class(path, file_classes)
+        absent = [c for c in classes if c not in columns]
+        if absent:
+            raise OutputError(f"{path}: no column for class(es) {', '.join(absent)} of record {name}")
+        index = [columns[c] for c in classes]
+        binary[row], probabilities[row] = file_binary[index], file_probabilities[index]
+    return binary, probabilities, missing
+
+
+def evaluate(label_dir: str | Path, output_dir: str | Path, strict: bool = False) -> dict:
+    """All official scores (macro) plus per-class tables for the records of LABEL_DIR and their outputs; records
+    without an output file are named on stderr (and listed under "missing") and scored as all-negative."""
+    names, classes, labels = load_labels(label_dir)
+    binary, probabilities, missing = load_outputs(output_dir, names, classes, strict)
+    if missing:
+        print(f"{output_dir}: no output file for {len(missing)} of {len(names)} labelled record(s), scored as "
+              f"all-negative with probability 0: {', '.join(missing)}", file=sys.stderr)
+    measures = metrics.beta_measures(labels, binary)
+    auroc, auprc = metrics.auc_per_class(labels, probabilities)
+    return {
+        "names": names,
+        "classes": classes,
+        "missing": missing,
+        "num_positive": labels.sum(axis=0),
+        "auroc": metrics.macro(auroc),
+        "auprc": metrics.macro(auprc),
+        "auroc_per_class": auroc,
+        "auprc_per_class": auprc,
+        "labels": labels, "binary": binary, "probabilities": probabilities,  # for evaluate.py --report
+        **measures,
+    }
