@@ -22,7 +22,8 @@ import torch
 from captum.attr import IntegratedGradients
 from torch import nn
 
-from team_code.inference import Ensemble, ModelError
+from team_code.inference import Ensemble
+from team_code.model_dir import ModelError
 from team_code.labels import CLASSES
 from team_code.preprocess import FS, prepare_signal
 from team_code.atomic import atomic_path
