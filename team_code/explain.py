@@ -25,7 +25,7 @@ from torch import nn
 from team_code.inference import Ensemble
 from team_code.model_dir import ModelError
 from team_code.labels import CLASSES
-from team_code.preprocess import FS, prepare_signal
+from team_code.preprocess import FS, LENGTH, prepare_signal, window
 from team_code.atomic import atomic_path
 from team_code.records import STANDARD_LEADS, RecordError, load_record
 
@@ -81,7 +81,11 @@ def explain(ensemble: Ensemble, record_path: str | Path, classes: list[str] | No
     """Read, prepare and classify a record as the driver does, then attribute the predicted classes (or `classes`)."""
     record = load_record(record_path)
     prepared = prepare_signal(record.signal, record.fs)
-    probabilities = ensemble.predict(prepared[None])[0]
+    probabilities = ensemble.predict([prepared])[0]
+    # The attribution reads the record as the network reads a window: up to 20 s zero-padded to the window, a
+    # longer record in one pass over its whole length (the network masks the padding and accepts any length).
+    if prepared.shape[1] <= LENGTH:
+        prepared = window(prepared)
     labelled = ensemble.classify(probabilities[None])[0]
     chosen = classes or [c for c, on in zip(ensemble.classes, labelled) if on]
     seconds = min(record.signal.shape[1] / record.fs, prepared.shape[1] / FS)
