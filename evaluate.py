@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Score Challenge outputs against labelled headers, as the official PhysioNet/CinC 2020 script does.
 
-    python evaluate.py LABEL_DIR OUTPUT_DIR [SCORES_FILE] [--per-class] [--strict]
+    python evaluate.py LABEL_DIR OUTPUT_DIR [SCORES_FILE] [--per-class] [--strict] [--report FILE.html]
 """
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true",
                         help="a labelled record without an output file is an error, as in the official script "
                              "(default: scored as all-negative with probability 0 and named on stderr)")
+    parser.add_argument("--report", metavar="FILE.html",
+                        help="also write an HTML report: scores with bootstrap intervals, curves, miss heat map")
     log.add_arguments(parser)
     args = parser.parse_args(argv)
     log.configure(quiet=args.quiet, verbose=args.verbose)
@@ -37,6 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.per_class:
         print(format_per_class(scores))
+    if args.report:
+        from team_code import report_html  # matplotlib and scikit-learn load only when asked for
+
+        try:
+            report_html.write(args.report, report_html.from_scores(scores, f"Test report: {args.output_dir}"))
+        except OSError as error:
+            print(f"evaluate.py: error: {args.report}: cannot write the report ({error.strerror or error})",
+                  file=sys.stderr)
+            return 1
     return 0
 
 

@@ -50,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", default=DEFAULTS.cache_dir,
                         help="where to keep the preprocessed HDF5 cache (default MODEL_DIR/cache)")
     log.add_arguments(parser, quiet_help="no progress bars or per-epoch lines (skipped records, warnings still show)")
+    parser.add_argument("--no-report", action="store_true", help="skip cv_report.html (figures and bootstrap intervals)")
     args = parser.parse_args(argv)
     if args.patience is not None and args.patience < 0:
         parser.error("--patience must be 0 (never stop early) or more")
@@ -78,6 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     if report is not None:
         print(f"cross-validation on {report.records} records: F2 {report.f2:.3f}, G2 {report.g2:.3f} "
               f"(details in {args.model_dir}/cv_report.md)")
+        if not args.no_report:
+            from team_code.report_html import ReportError, write_cv_report  # matplotlib, scikit-learn: only here
+
+            try:
+                print(f"figures: {write_cv_report(args.model_dir)}")
+            except (ReportError, OSError) as error:
+                print(f"error: {error} (the model is complete; rebuild the report with "
+                      f"python -m team_code.report_html {args.model_dir})", file=sys.stderr)
+                return 1
     return 0
 
 

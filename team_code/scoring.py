@@ -115,5 +115,6 @@ def evaluate(label_dir: str | Path, output_dir: str | Path, strict: bool = False
         "auprc": metrics.macro(auprc),
         "auroc_per_class": auroc,
         "auprc_per_class": auprc,
+        "labels": labels, "binary": binary, "probabilities": probabilities,  # for evaluate.py --report
         **measures,
     }
