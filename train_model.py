@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", default=DEFAULTS.cache_dir,
                         help="where to keep the preprocessed HDF5 cache (default MODEL_DIR/cache)")
     log.add_arguments(parser, quiet_help="no progress bars or per-epoch lines (skipped records, warnings still show)")
-    parser.add_argument("--no-report", action="store_true", help="skip cv_report.html (figures and bootstrap intervals)")
+    parser.add_argument("--no-report", action="store_true",
+                        help="skip cv_report.html (figures and bootstrap intervals)")
     args = parser.parse_args(argv)
     if args.patience is not None and args.patience < 0:
         parser.error("--patience must be 0 (never stop early) or more")

@@ -12,6 +12,7 @@ convolution would be cheaper but only resolves ~8 steps per second and ignores t
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import sys
 from dataclasses import dataclass
@@ -22,12 +23,15 @@ import torch
 from captum.attr import IntegratedGradients
 from torch import nn
 
-from team_code.inference import Ensemble
-from team_code.model_dir import ModelError
-from team_code.labels import CLASSES
-from team_code.preprocess import FS, LENGTH, prepare_signal, window
+from team_code import log
 from team_code.atomic import atomic_path
+from team_code.inference import Ensemble
+from team_code.labels import CLASSES
+from team_code.model_dir import ModelError
+from team_code.preprocess import FS, LENGTH, prepare_signal, window
 from team_code.records import STANDARD_LEADS, RecordError, load_record
+
+logger = logging.getLogger(__name__)
 
 SMOOTH_SECONDS = 0.08
 STEPS = 32
@@ -60,7 +64,8 @@ class Explanation:
     attributions: dict[str, np.ndarray]  # class -> (samples,) summed over leads, smoothed
 
 
-def attribute(ensemble: Ensemble, prepared: np.ndarray, classes: list[str], steps: int = STEPS) -> dict[str, np.ndarray]:
+def attribute(ensemble: Ensemble, prepared: np.ndarray, classes: list[str], steps: int = STEPS
+              ) -> dict[str, np.ndarray]:
     """Integrated gradients of each class's ensemble probability, summed over leads and smoothed (see module doc)."""
     model = _MeanProbability(ensemble.models).eval()
     x = torch.from_numpy(np.ascontiguousarray(prepared[None], dtype=np.float32)).to(ensemble.device)
@@ -187,18 +192,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("record", help="NAME.hea or NAME.mat of the record")
     parser.add_argument("--out", help="PNG to write (default NAME_explained.png in the working directory)")
     parser.add_argument("--class", dest="classes", action="append", choices=CLASSES, metavar="NAME",
-                        help=f"explain this class instead of the predicted ones (repeatable; one of {', '.join(CLASSES)})")
+                        help="explain this class instead of the predicted ones "
+                             f"(repeatable; one of {', '.join(CLASSES)})")
+    log.add_arguments(parser)
     args = parser.parse_args(argv)
+    log.configure(quiet=args.quiet, verbose=args.verbose)
     try:
         ensemble = Ensemble.load(args.model_dir)
         explanation = explain(ensemble, args.record, args.classes)
     except (ModelError, RecordError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        logger.error(f"error: {error}")
         return 1
     out = Path(args.out or f"{explanation.name}_explained.png")
     with atomic_path(out) as tmp:
         draw(explanation, tmp)
-    print(f"wrote {out}", file=sys.stderr)
+    logger.info(f"wrote {out}")
     return 0
 
 

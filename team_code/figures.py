@@ -74,7 +74,8 @@ def class_curves(cls: str, truth: np.ndarray, probability: np.ndarray, on: np.nd
             ax.text(0.5, 0.5, f"{positives} positive of {len(truth)}:\nno curve", ha="center", va="center")
     roc_ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls=":")
     roc_ax.plot([fpr_op], [recall_op], "o", color="C3", label=f"outputs: sens {recall_op:.2f}, spec {1 - fpr_op:.2f}")
-    pr_ax.plot([recall_op], [precision_op], "o", color="C3", label=f"outputs: prec {precision_op:.2f}, rec {recall_op:.2f}")
+    pr_ax.plot([recall_op], [precision_op], "o", color="C3",
+               label=f"outputs: prec {precision_op:.2f}, rec {recall_op:.2f}")
     roc_ax.set(xlabel="1 - specificity", ylabel="sensitivity", title=f"{cls}: ROC ({positives} positive)",
                xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
     pr_ax.set(xlabel="recall", ylabel="precision", title=f"{cls}: precision-recall", xlim=(-0.02, 1.02),
@@ -145,7 +146,8 @@ def miss_heatmap(classes: list[str], labels: np.ndarray, binary: np.ndarray) -> 
     ax.set_yticks(range(len(classes)), [f"{c} (n={n})" for c, n in zip(classes, positives)])
     ax.set_xlabel("labelled instead (outputs)")
     ax.set_ylabel("true class (missed)")
-    ax.set_title("Where each class's misses went\n(diagonal, grey: records of the class labelled correctly)", fontsize=10)
+    ax.set_title("Where each class's misses went\n(diagonal, grey: records of the class labelled correctly)",
+                 fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of the true class's records")
     fig.tight_layout()
     return fig

@@ -11,6 +11,7 @@ import csv
 import html
 import io
 import json
+import logging
 import re
 import sys
 import time
@@ -19,11 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from team_code import confidence, figures
+from team_code import confidence, figures, log
 from team_code.atomic import atomic_path, write_text
 from team_code.labels import CLASSES
 from team_code.metrics import BETA
+from team_code.results import FoldResult
 from team_code.thresholds import apply_thresholds
+
+logger = logging.getLogger(__name__)
 
 
 class ReportError(ValueError):
@@ -56,7 +60,8 @@ def read_oof(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]
     if not rows or rows[0] != expected:
         raise ReportError(f"{path}: header is not {','.join(expected)}")
     try:
-        body = np.array([[float(v) for v in row[1:]] for row in rows[1:]], dtype=np.float64).reshape(-1, 1 + 2 * len(CLASSES))
+        body = np.array([[float(v) for v in row[1:]] for row in rows[1:]],
+                        dtype=np.float64).reshape(-1, 1 + 2 * len(CLASSES))
     except ValueError:
         raise ReportError(f"{path}: every row needs a record name, a fold and {2 * len(CLASSES)} numbers") from None
     if not len(body):
@@ -92,14 +97,16 @@ def from_model_dir(model_dir: str | Path) -> ScoredSet:
     folds = []
     for fold in range(int(fold_of.max()) + 1):
         path = model_dir / f"fold_{fold}.json"
-        result = _read_json(path)
+        data = _read_json(path)  # its own one-line error for a missing or damaged file
         try:
-            records, values = result["records"], np.asarray(result["probabilities"], dtype=np.float64)
-            rows = [row[name] for name in records]
-            if sorted(rows) != np.flatnonzero(fold_of == fold).tolist() or values.shape != (len(rows), len(CLASSES)):
+            result = FoldResult.from_json(data)
+            rows = [row[name] for name in result.records]
+            if (sorted(rows) != np.flatnonzero(fold_of == fold).tolist()
+                    or result.probabilities.shape != (len(rows), len(CLASSES))):
                 raise ValueError
-            probabilities[rows] = values
-            folds.append({k: result[k] for k in ("fold", "best_epoch", "best_val_cross_entropy", "history")})
+            probabilities[rows] = result.probabilities
+            folds.append({"fold": result.fold, "best_epoch": result.best_epoch,
+                          "best_val_cross_entropy": result.best_val_cross_entropy, "history": result.history})
         except (KeyError, TypeError, ValueError):
             raise ReportError(f"{path}: its records, probabilities or history do not match oof.csv") from None
     return ScoredSet(f"Cross-validation report: {model_dir.resolve().name}", list(CLASSES), labels, probabilities,
@@ -179,7 +186,8 @@ def build(scored: ScoredSet, draws: int = confidence.DRAWS, seed: int = 0) -> tu
                          f"<td>{confidence.ratio(tp, tp + fp):.3f}</td><td>{confidence.ratio(tp, tp + fn):.3f}</td>"
                          f"<td>{f2:.3f}</td><td>{g2:.3f}</td></tr>")
     parts += ["<h2>Per class</h2>", "\n".join(per_class) + "</table>",
-              f"<p>Curves: scikit-learn's ROC and precision-recall curves of the {'out-of-fold ' if cross_validation else ''}"
+              "<p>Curves: scikit-learn's ROC and precision-recall curves of the "
+              f"{'out-of-fold ' if cross_validation else ''}"
               f"probabilities; the red dot is the operating point of the binary outputs that were scored. Right: the "
               f"class's F2 and G2 if its threshold alone were moved (the {scored.threshold_note} dashed).</p>"]
     for k, cls in enumerate(scored.classes):
@@ -243,16 +251,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=confidence.DRAWS, help="bootstrap resamples (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--thumbnail", metavar="FILE.png", help="also draw the report's figures into one PNG")
+    log.add_arguments(parser)
     args = parser.parse_args(argv)
+    log.configure(quiet=args.quiet, verbose=args.verbose)
     if args.draws < 1:
         parser.error("--draws must be at least 1")
     start = time.perf_counter()
     try:
         path = write_cv_report(args.model_dir, args.draws, args.seed)
     except ReportError as error:
-        print(f"error: {error}", file=sys.stderr)
+        logger.error(f"error: {error}")
         return 1
-    print(f"wrote {path} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    logger.info(f"wrote {path} in {time.perf_counter() - start:.1f} s")
     if args.thumbnail:
         thumbnail(path, args.thumbnail)
     return 0

@@ -150,7 +150,8 @@ def test_report_of_a_broken_model_dir_is_one_line_naming_the_file(tmp_path: Path
 
 def write_header(directory: Path, name: str, labels: list[str]) -> None:
     lines = [f"{name} 12 500 5000"] + [f"{name}.mat 16+24 1000/mV 16 0 0 0 0 {lead}" for lead in STANDARD_LEADS]
-    (directory / f"{name}.hea").write_text("\n".join(lines + ["#Age: 60", "#Sex: Male", f"#Dx: {','.join(labels)}"]) + "\n")
+    header = lines + ["#Age: 60", "#Sex: Male", f"#Dx: {','.join(labels)}"]
+    (directory / f"{name}.hea").write_text("\n".join(header) + "\n")
 
 
 def test_evaluate_report_keeps_the_official_lines_and_draws_the_test_set(tmp_path: Path) -> None:
