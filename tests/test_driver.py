@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+from team_code import preprocess
 from team_code.outputs import read_output
 from team_code.records import write_record
 
@@ -153,7 +154,8 @@ def test_hidden_record_name_is_rejected_not_written(tiny_model, real_samples, tm
                                                           "format_version": 99})), "format version 99"),
     (lambda m: (m / "fold_0.pt").write_bytes(b"not a torch file"), "fold_0.pt: not the weights fold_0.json was"),
     (lambda m: (m / "fold_1.json").unlink(), "fold_1.json: missing"),
-    (lambda m: edit_json(m / "config.json", preprocess_version=0), "preprocess_version is 0 but this code uses 1"),
+    (lambda m: edit_json(m / "config.json", preprocess_version=0),
+     f"preprocess_version is 0 but this code uses {preprocess.VERSION}"),
     (lambda m: edit_json(m / "config.json", sampling_rate=250), "sampling_rate is 250 but this code uses 500"),
     (lambda m: edit_json(m / "config.json", length=5000), "length is 5000 but this code uses 10000"),
     (lambda m: edit_json(m / "config.json", classes=["AF", "Normal"]), "config.json: classes is ['AF', 'Normal']"),
