@@ -47,7 +47,7 @@ def predict_signals(models: Sequence[torch.nn.Module], signals: Sequence[np.ndar
                     batch_size: int = 32) -> np.ndarray:
     """(records, classes) probabilities for prepared whole records (preprocess.prepare_signal): every 20-s window
     of every record through every model, the models' probabilities averaged, then the windows combined."""
-    if not signals:
+    if len(signals) == 0:
         return np.zeros((0, len(CLASSES)))
     windows = [preprocess.windows(s) for s in signals]
     stacked = np.concatenate(windows)
