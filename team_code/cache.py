@@ -79,7 +79,7 @@ def _load_one(path: Path) -> tuple[np.ndarray | None, np.ndarray | None, str | N
         return None, None, str(error)
     if not record.labels:
         return None, None, f"{path}: no label among the nine classes (Dx: {','.join(record.dx) or 'none'})"
-    return preprocess.to_counts(preprocess.prepare_signal(record.signal, record.fs)), to_vector(record.labels), None
+    return preprocess.prepare_counts(record.signal, record.fs), to_vector(record.labels), None
 
 
 def build_cache(data_dir: str | Path, cache_dir: str | Path, workers: int | None = None) -> Path:

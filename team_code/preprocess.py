@@ -34,23 +34,23 @@ def resample(signal: np.ndarray, fs: float, target_fs: int = FS) -> np.ndarray:
     return resample_poly(signal, ratio.numerator, ratio.denominator, axis=-1)
 
 
-def prepare_signal(signal: np.ndarray, fs: float) -> np.ndarray:
-    """The whole record (at most MAX_SECONDS) resampled to 500 Hz, float32 mV on the int16-microvolt grid."""
+def prepare_counts(signal: np.ndarray, fs: float) -> np.ndarray:
+    """The whole record (at most MAX_SECONDS) resampled to 500 Hz as int16 microvolts: what the cache stores."""
     signal = np.asarray(signal)
     keep = int(math.ceil(MAX_SECONDS * fs))
     x = resample(np.asarray(signal[:, :keep], dtype=np.float64), fs)
-    return from_counts(np.clip(np.rint(x * MICROVOLTS), *_INT16).astype(np.int16))
+    return np.clip(np.rint(x * MICROVOLTS), *_INT16).astype(np.int16)
+
+
+def prepare_signal(signal: np.ndarray, fs: float) -> np.ndarray:
+    """The whole record as the network's float32 mV: prepare_counts read back as the cache reads it."""
+    return from_counts(prepare_counts(signal, fs))
 
 
 def from_counts(counts: np.ndarray) -> np.ndarray:
     """int16 microvolts as float32 mV; the one conversion, so the cache's batches equal the driver's input bit for
     bit (numpy, not torch: in the training reader thread a torch op would start a second intra-op thread team)."""
     return np.divide(counts, np.float32(MICROVOLTS), dtype=np.float32)
-
-
-def to_counts(prepared: np.ndarray) -> np.ndarray:
-    """A prepared signal as the int16 microvolts the cache stores (exact: prepare_signal rounds to them)."""
-    return np.rint(np.asarray(prepared, dtype=np.float64) * MICROVOLTS).astype(np.int16)
 
 
 def window_starts(num_samples: int) -> list[int]:

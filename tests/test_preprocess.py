@@ -22,7 +22,7 @@ def test_values_lie_on_the_microvolt_grid_and_clip_to_int16():
     signal = np.array([[0.12345, -40.0, 40.0, 0.0005]] * 12)
     out = prepare_signal(signal, FS)
     np.testing.assert_array_equal(out[0], np.float32([0.123, -32.768, 32.767, 0.0]) + np.float32(0))
-    np.testing.assert_array_equal(preprocess.to_counts(out)[0], [123, -32768, 32767, 0])
+    np.testing.assert_array_equal(preprocess.prepare_counts(signal, FS)[0], [123, -32768, 32767, 0])
 
 
 def test_window_pads_and_truncates_exactly():
