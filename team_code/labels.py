@@ -53,3 +53,17 @@ def to_vector(classes: Iterable[str]) -> np.ndarray:
     for c in classes:
         vector[CLASSES.index(c)] = 1.0
     return vector
+
+# The 27 SNOMED CT codes scored in the final phase of the PhysioNet/CinC Challenge 2020, in the order of the
+# official dx_mapping_scored.csv, the three pairs its scorer counts as one diagnosis (first code represents the
+# pair), and its normal class.
+CINC2020_SCORED: tuple[str, ...] = (
+    "270492004", "164889003", "164890007", "426627000", "713427006", "713426002", "445118002", "39732003",
+    "164909002", "251146004", "698252002", "10370003", "284470004", "427172004", "164947007", "111975006",
+    "164917005", "47665007", "59118001", "427393009", "426177001", "426783006", "427084000", "63593006",
+    "164934002", "59931005", "17338001",
+)
+CINC2020_EQUIVALENT: tuple[tuple[str, str], ...] = (
+    ("713427006", "59118001"), ("284470004", "63593006"), ("427172004", "17338001"),
+)
+CINC2020_NORMAL = "426783006"
