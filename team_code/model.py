@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from team_code import beats
+
 
 class PaperNet(nn.Module):
     """Singstad & Tronstad's entry: 7 x [Conv1D 512, k5, ReLU -> MaxPool(5, s3; last 3, s1) -> BatchNorm]
@@ -86,8 +88,18 @@ class CRNN(nn.Module):
     CNN's direct path lets the network learn in few epochs, where the LSTM alone learns slowly.
     """
 
-    def __init__(self, num_leads: int = 12, num_classes: int = 9, hidden: int = 128) -> None:
+    def __init__(self, num_leads: int = 12, num_classes: int = 9, hidden: int = 128, beat_views: bool = False) -> None:
         super().__init__()
+        self.beat_views = beat_views
+        extra = 0
+        if beat_views:
+            # The beats are aligned on the QRS, so where a wave lies in the template is the measurement (a P
+            # wave 250 ms before the QRS is I-AVB): the convolutions' output is flattened, not pooled.
+            self.beat = nn.Sequential(_conv_block(3 * num_leads, 32, 7, 2), _conv_block(32, 64, 5, 2),
+                                      _conv_block(64, 64, 5, 2), _conv_block(64, 32, 5, 2), nn.Flatten(),
+                                      nn.Linear(32 * 30, 96), nn.ReLU(inplace=True))
+            self.rhythm = nn.Sequential(nn.Linear(beats.RR_FEATURES, 32), nn.ReLU(inplace=True))
+            extra = 96 + 32
         self.features = nn.Sequential(
             _conv_block(num_leads, 32, 7, 2), nn.MaxPool1d(2),  # 10000 -> 2500 samples (125 Hz)
             _conv_block(32, 64, 5, 2),                           # -> 1250
@@ -96,16 +108,22 @@ class CRNN(nn.Module):
             _conv_block(128, 128, 3, 2),                         # -> 157
         )
         self.lstm = nn.LSTM(128, hidden, batch_first=True)
-        self.dense = nn.Sequential(nn.Linear(3 * hidden + 2 * 128, 64), nn.ReLU(inplace=True), nn.Dropout(0.2),
+        self.dense = nn.Sequential(nn.Linear(3 * hidden + 2 * 128 + extra, 64), nn.ReLU(inplace=True), nn.Dropout(0.2),
                                    nn.Linear(64, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = recorded_length(x)
-        features = self.features(standardise(x, length)).transpose(1, 2)
+        x = standardise(x, length)
+        features = self.features(x).transpose(1, 2)
         steps = torch.ceil(length * (features.shape[1] / x.shape[-1])).long().clamp(1, features.shape[1])
         h, _ = self.lstm(features)
         last = h[torch.arange(h.shape[0], device=h.device), steps - 1]
-        pooled = torch.cat([*_masked_pool(h, steps), last, *_masked_pool(features, steps)], dim=1)
+        parts = [*_masked_pool(h, steps), last, *_masked_pool(features, steps)]
+        if self.beat_views:
+            positions, valid = beats.locate_beats(x, length)
+            beat = self.beat(beats.beat_templates(x, positions, valid))
+            parts += [beat, self.rhythm(beats.rr_features(positions, valid))]
+        pooled = torch.cat(parts, dim=1)
         return self.dense(pooled)
 
 
@@ -125,6 +143,8 @@ class Architecture:
 ARCHITECTURES: dict[str, Architecture] = {
     "crnn": Architecture(lambda classes: CRNN(num_classes=classes), learning_rate=3e-3, augment=True,
                          class_weights=True, lr_schedule="onecycle", patience=3),
+    "crnnb": Architecture(lambda classes: CRNN(num_classes=classes, beat_views=True), learning_rate=3e-3,
+                          augment=True, class_weights=True, lr_schedule="onecycle", patience=3),
     "paper": Architecture(lambda classes: PaperNet(num_classes=classes), learning_rate=1e-3, augment=False,
                           class_weights=False, lr_schedule="constant", patience=0),
 }
