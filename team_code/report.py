@@ -3,28 +3,30 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from team_code import metrics
 from team_code.atomic import write_text
-from team_code.labels import CLASSES
+from team_code.labels import CLASSES  # the default: cpsc2018
 from team_code.results import ClassScores, CVReport
 from team_code.thresholds import apply_thresholds
 
 
-def write_oof(path: Path, names: list[str], fold_of: np.ndarray, labels: np.ndarray, probabilities: np.ndarray) -> None:
-    """One row per training record: its fold, true labels (0/1) and out-of-fold probabilities."""
+def write_oof(path: Path, names: list[str], fold_of: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
+              classes: Sequence[str] = CLASSES) -> None:
+    """One row per training record: its fold, true labels (0/1) and out-of-fold probabilities, per class."""
     out = io.StringIO()
-    out.write(",".join(["record", "fold", *(f"label_{c}" for c in CLASSES), *(f"prob_{c}" for c in CLASSES)]) + "\n")
+    out.write(",".join(["record", "fold", *(f"label_{c}" for c in classes), *(f"prob_{c}" for c in classes)]) + "\n")
     for name, fold, label, prob in zip(names, fold_of, labels, probabilities):
         out.write(",".join([name, str(int(fold)), *(str(int(v)) for v in label), *(f"{p:.6f}" for p in prob)]) + "\n")
     write_text(path, out.getvalue())
 
 
-def cv_report(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray, folds: list[dict]
-              ) -> CVReport:
+def cv_report(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray, folds: list[dict],
+              classes: Sequence[str] = CLASSES) -> CVReport:
     """Scores of the out-of-fold predictions with the tuned thresholds, exactly as evaluate.py scores; `folds` is
     each fold's FoldResult.summary()."""
     labels = np.asarray(labels, dtype=bool)
@@ -36,10 +38,10 @@ def cv_report(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndar
         f2=float(measures["f_beta"]), g2=float(measures["g_beta"]),
         accuracy=float(measures["accuracy"]), f_measure=float(measures["f_measure"]),
         auroc=float(auroc), auprc=float(auprc),
-        thresholds={c: float(t) for c, t in zip(CLASSES, thresholds)},
+        thresholds={c: float(t) for c, t in zip(classes, thresholds)},
         per_class={c: ClassScores(n=int(labels[:, k].sum()), precision=float(measures["precision"][k]),
                                   recall=float(measures["recall"][k]), f2=float(measures["f_beta_per_class"][k]),
-                                  g2=float(measures["g_beta_per_class"][k])) for k, c in enumerate(CLASSES)},
+                                  g2=float(measures["g_beta_per_class"][k])) for k, c in enumerate(classes)},
         folds=folds,
     )
 
