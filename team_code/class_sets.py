@@ -46,12 +46,24 @@ class ClassSet:
 
     def labels_of(self, dx: Iterable[str]) -> list[str]:
         """The classes among a header's Dx tokens, unique, in `classes` order; unknown or unscored codes are dropped.
-        For cinc2020 the normal class is dropped when another class is present, as the official scorer reads labels
-        (so the network learns what is scored)."""
-        found = {self.token_class.get(token.strip().upper()) for token in dx} - {None}
-        if self.objective == "challenge2020" and len(found) > 1:
-            found.discard(self.normal)
+
+        For cinc2020 the normal class counts only when it is the record's only diagnosis (any other code, scored
+        or not, turns it off), as the final-phase scorer reads labels, so the network learns what is scored.
+        """
+        tokens = {token.strip().upper() for token in dx} - {""}
+        found = {self.token_class.get(token) for token in tokens} - {None}
+        if self.objective == "challenge2020" and self.normal in found:
+            diagnoses = {self.token_class.get(token, token) for token in tokens}  # a pair's two codes are one
+            if len(diagnoses) > 1:
+                found.discard(self.normal)
         return [c for c in self.classes if c in found]
+
+    def unlabelled_reason(self, dx: Iterable[str]) -> str:
+        """Why labels_of(dx) is empty, for the one-line skip message."""
+        reason = f"no label among {self.description} (Dx: {','.join(dx) or 'none'})"
+        if self.objective == "challenge2020" and self.normal in {t.strip() for t in dx}:
+            reason += "; the normal class counts only as the sole diagnosis, as the official scorer reads labels"
+        return reason
 
     def vector(self, classes: Iterable[str]) -> np.ndarray:
         """Multi-hot float32 vector over `classes`."""

@@ -1,0 +1,133 @@
+"""Class sets as data: cpsc2018 reads labels as before, cinc2020 reads them as the final-phase scorer does."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from team_code import class_sets, labels
+from team_code.cache import CachedRecords, build_cache
+from team_code.records import RecordError, find_records, read_dx
+
+CPSC = class_sets.get("cpsc2018")
+CINC = class_sets.get("cinc2020")
+PAIR_OF = {second: first for first, second in labels.CINC2020_EQUIVALENT}
+
+
+def _official_truth(dxs: list[set[str]]) -> tuple[list[str], np.ndarray]:
+    """The final-phase scorer's reading of label sets (load_labels of evaluate_12ECG_score.py, 2020), restated here
+    independently: one-hot over the union of all codes, a pair merged into its first code when both occur, the
+    normal class off when any other class is on; then only the scored columns kept."""
+    classes = sorted(set().union(*dxs) | {labels.CINC2020_NORMAL})
+    truth = np.array([[c in dx for c in classes] for dx in dxs], dtype=bool)
+    drop = []
+    for first, second in labels.CINC2020_EQUIVALENT:
+        if first in classes and second in classes:
+            truth[:, classes.index(first)] |= truth[:, classes.index(second)]
+            drop.append(classes.index(second))
+    classes = [c for i, c in enumerate(classes) if i not in drop]
+    truth = np.delete(truth, drop, axis=1)
+    normal = classes.index(labels.CINC2020_NORMAL)
+    for row in truth:
+        if row[normal] and row.sum() > 1:
+            row[normal] = False
+        elif not row.any():
+            row[normal] = True
+    scored = [i for i, c in enumerate(classes) if c in labels.CINC2020_SCORED]
+    return [classes[i] for i in scored], truth[:, scored]
+
+
+def test_cpsc2018_reads_labels_as_the_labels_module(real_samples: Path):
+    headers = sorted((real_samples / "cinc2021").glob("*.hea"))
+    token_sets = [read_dx(h) for h in headers] + [("af", "rbbb", "x"), ("NORMAL",), (" 17338001 ", ""), ()]
+    for dx in token_sets:
+        assert CPSC.labels_of(dx) == labels.to_classes(dx), dx
+    assert CPSC.classes == CPSC.columns == labels.CLASSES and CPSC.normal == "Normal"
+    assert (CPSC.objective, CPSC.loss) == ("f2g2", "softmax")
+
+
+def test_cinc2020_has_24_classes_and_writes_the_27_scored_codes():
+    assert CINC.columns == labels.CINC2020_SCORED and len(CINC.columns) == 27
+    assert len(CINC.classes) == 24 and set(CINC.classes) <= set(CINC.columns)
+    assert (CINC.objective, CINC.loss, CINC.normal) == ("challenge2020", "bce", "426783006")
+    per_class = np.arange(24) / 100
+    columns = CINC.to_columns(per_class)
+    for first, second in labels.CINC2020_EQUIVALENT:
+        assert first in CINC.classes and second not in CINC.classes
+        assert columns[CINC.columns.index(first)] == columns[CINC.columns.index(second)] \
+            == per_class[CINC.classes.index(first)]
+    for k, code in enumerate(CINC.classes):
+        assert columns[CINC.columns.index(code)] == per_class[k]
+
+
+@pytest.mark.parametrize("dx, expected", [
+    (("59118001", "426177001"), ["713427006", "426177001"]),      # a pair's second code is its first
+    (("426783006",), ["426783006"]),                              # normal alone
+    (("164934002", "426783006"), ["164934002"]),                  # normal beside a scored class
+    (("426783006", "55930002"), []),                              # normal beside an unscored code: off too
+    (("67741000119109", "426177001"), ["426177001"]),             # unscored codes dropped
+    (("164873001",), []),                                         # nothing scored
+    (("713427006", "59118001", "426783006"), ["713427006"]),
+])
+def test_cinc2020_labels_by_hand(dx, expected):
+    assert CINC.labels_of(dx) == expected
+
+
+def test_cinc2020_labels_of_the_real_headers_are_the_official_truth(real_samples: Path):
+    headers = sorted((real_samples / "cinc2021").glob("*.hea"))
+    dxs = [set(read_dx(h)) for h in headers]
+    classes, truth = _official_truth(dxs)
+    assert len(classes) >= 12  # the sample headers span many of the scored classes
+    for dx, row in zip(dxs, truth):
+        ours = CINC.labels_of(dx)
+        if ours:  # records with nothing scored are skipped in training (the scorer would call them normal)
+            # A pair whose first code occurs in no label file keeps its second code's name in the scorer.
+            official = {PAIR_OF.get(c, c) for c, on in zip(classes, row) if on}
+            assert sorted(ours) == sorted(official), dx
+        else:
+            assert not row.any() or (row.sum() == 1 and row[classes.index(labels.CINC2020_NORMAL)]), dx
+
+
+def test_cache_skips_records_with_nothing_scored_and_counts_them(real_samples: Path, tmp_path: Path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(real_samples / "cinc2021", data)
+    cached = CachedRecords.open(build_cache(data, tmp_path / "cache", class_set=CINC))
+    headers = sorted(data.glob("*.hea"))
+    unscored = [h.stem for h in headers if not CINC.labels_of(read_dx(h))]
+    assert len(unscored) >= 2 and set(cached.names) == {h.stem for h in headers} - set(unscored)
+    assert cached.class_set is CINC and cached.labels.shape == (len(headers) - len(unscored), 24)
+    for name, row in zip(cached.names, cached.labels):
+        assert row.tolist() == CINC.vector(CINC.labels_of(read_dx(data / f"{name}.hea"))).tolist()
+    lines = capsys.readouterr().err.splitlines()
+    for name in unscored:  # one line each, naming the record and its codes
+        assert sum(line.startswith(f"skipped {data / name}: no label among") for line in lines) == 1
+    assert f"skipped {len(unscored)} of {len(headers)} records (0 unreadable, {len(unscored)} without a label " \
+           f"among {CINC.description}); training on {len(headers) - len(unscored)}" in lines
+    # The same folder for cpsc2018 is another cache with other labels.
+    nine = CachedRecords.open(build_cache(data, tmp_path / "cache"))
+    assert nine.path != cached.path and nine.labels.shape[1] == 9 and nine.class_set is CPSC
+
+
+def _touch_record(folder: Path, name: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.hea").write_text("x")
+    (folder / f"{name}.mat").write_bytes(b"")
+
+
+def test_records_are_found_in_sub_folders_and_a_repeated_name_is_refused(tmp_path: Path):
+    _touch_record(tmp_path / "cpsc_2018" / "g1", "A0001")
+    _touch_record(tmp_path / "ptb-xl" / "g1", "HR00001")
+    _touch_record(tmp_path, "Q0001")
+    _touch_record(tmp_path / ".hidden", "H0001")
+    (tmp_path / "cpsc_2018" / "notes.txt").write_text("not a record")
+    found = find_records(tmp_path)
+    assert found == {"A0001": tmp_path / "cpsc_2018" / "g1" / "A0001",
+                     "HR00001": tmp_path / "ptb-xl" / "g1" / "HR00001", "Q0001": tmp_path / "Q0001"}
+    _touch_record(tmp_path / "georgia", "A0001")
+    with pytest.raises(RecordError) as error:
+        find_records(tmp_path)
+    message = str(error.value)
+    assert "two records named A0001" in message and "\n" not in message
+    assert str(tmp_path / "cpsc_2018" / "g1" / "A0001") in message and str(tmp_path / "georgia" / "A0001") in message
