@@ -1,17 +1,19 @@
 #!/usr/bin/env python
-"""Score Challenge outputs against labelled headers, as the official PhysioNet/CinC 2020 script does.
+"""Score Challenge outputs against labelled headers, as the official PhysioNet/CinC 2020 scripts do.
 
-    python evaluate.py LABEL_DIR OUTPUT_DIR [SCORES_FILE] [--per-class] [--strict] [--report FILE.html]
+    python evaluate.py LABEL_DIR OUTPUT_DIR [SCORES_FILE] [--metric f2g2|challenge2020] [--per-class] [--strict]
+                       [--report FILE.html]
+
+f2g2: the nine CPSC 2018 classes, F2/G2 and the six scores of the Feb phase. challenge2020: the 24 scored classes
+and the seven scores (Challenge metric last) of the final phase. Chosen from the data unless --metric says.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from team_code import log
+from team_code import challenge2020, log, metrics, scoring
 from team_code.atomic import write_text
-from team_code.metrics import format_per_class, format_scores
-from team_code.scoring import evaluate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("label_dir", help="directory of NAME.hea files whose #Dx lines hold the labels")
     parser.add_argument("output_dir", help="directory of NAME.csv output files, one per labelled record")
     parser.add_argument("scores_file", nargs="?", help="also write the two score lines to this file")
-    parser.add_argument("--per-class", action="store_true", help="add a table of precision, recall, F2, G2 per class")
+    parser.add_argument("--metric", choices=scoring.METRICS,
+                        help="f2g2 (CPSC 2018 classes, Feb phase) or challenge2020 (27 SNOMED CT codes, final phase); "
+                             "default: challenge2020 when the labels and the output columns are SNOMED CT codes "
+                             "including scored ones, f2g2 otherwise")
+    parser.add_argument("--per-class", action="store_true",
+                        help="add a table per class: precision, recall, F2, G2 (f2g2) or AUROC, AUPRC, F-measure "
+                             "(challenge2020)")
     parser.add_argument("--strict", action="store_true",
                         help="a labelled record without an output file is an error, as in the official script "
                              "(default: scored as all-negative with probability 0 and named on stderr)")
@@ -29,8 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     log.configure(quiet=args.quiet, verbose=args.verbose)
     try:
-        scores = evaluate(args.label_dir, args.output_dir, strict=args.strict)
-        text = format_scores(scores)
+        metric = args.metric or scoring.choose_metric(args.label_dir, args.output_dir)
+        if metric == "challenge2020":
+            scores = scoring.evaluate_challenge2020(args.label_dir, args.output_dir, strict=args.strict)
+            text, table = challenge2020.format_scores(scores), challenge2020.format_per_class
+        else:
+            scores = scoring.evaluate(args.label_dir, args.output_dir, strict=args.strict)
+            text, table = metrics.format_scores(scores), metrics.format_per_class
         if args.scores_file:
             write_text(args.scores_file, text + "\n")
     except (ValueError, OSError) as error:  # RecordError, OutputError: one line naming the file
@@ -38,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(text)
     if args.per_class:
-        print(format_per_class(scores))
+        print(table(scores))
     if args.report:
         from team_code import report_html  # matplotlib and scikit-learn load only when asked for
 

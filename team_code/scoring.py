@@ -1,5 +1,6 @@
 """What evaluate.py scores: labels from the `#Dx` lines of LABEL_DIR, outputs from OUTPUT_DIR matched by record
-name, then the official measures (team_code.metrics does the math).
+name, then the official measures: the nine CPSC 2018 classes and F2/G2 of the 2020 Feb phase (team_code.metrics does
+the math), or the 24 scored classes and the Challenge metric of the 2020 final phase (team_code.challenge2020).
 
 Labels are read as the official scorer reads them, from the `#Dx` line alone. A labelled record without an output
 file is scored as all-negative with probability 0 (what it contributes can only lower the score) and named on
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from team_code import metrics
-from team_code.labels import to_class, to_classes
+from team_code import challenge2020, metrics
+from team_code.labels import CINC2020_SCORED, to_class, to_classes
 from team_code.outputs import OutputError, read_output
 from team_code.records import RecordError, read_dx
 
@@ -117,4 +118,84 @@ def evaluate(label_dir: str | Path, output_dir: str | Path, strict: bool = False
         "auprc_per_class": auprc,
         "labels": labels, "binary": binary, "probabilities": probabilities,  # for evaluate.py --report
         **measures,
+    }
+
+
+METRICS = ("f2g2", "challenge2020")
+
+
+def _is_snomed(token: str) -> bool:
+    return token.isdigit()
+
+
+def choose_metric(label_dir: str | Path, output_dir: str | Path) -> str:
+    """challenge2020 when the labels are SNOMED CT codes and the outputs' columns are SNOMED CT codes that include
+    scored ones of the final phase (the first labelled record with an output file decides); f2g2 otherwise."""
+    label_dir, output_dir = Path(label_dir), Path(output_dir)
+    paths = _header_files(label_dir)
+    if not output_dir.is_dir() or any(not _is_snomed(t) for path in paths for t in read_dx(path)):
+        return "f2g2"
+    for path in paths:
+        output = output_dir / f"{path.name[: -len('.hea')]}.csv"
+        if output.is_file():
+            columns = read_output(output)[1]
+            scored = all(_is_snomed(c) for c in columns) and any(c in CINC2020_SCORED for c in columns)
+            return "challenge2020" if scored else "f2g2"
+    return "f2g2"
+
+
+def evaluate_challenge2020(label_dir: str | Path, output_dir: str | Path, strict: bool = False) -> dict:
+    """The seven final-phase scores (challenge2020.measures) for the records of LABEL_DIR and their outputs.
+
+    As the final official script: every header with a `#Dx` line is a record, a record whose codes are all unscored
+    an all-negative row; output columns are matched to the 24 classes by code. A header without `#Dx` is left out
+    and named; a record without an output file is scored as all-negative with probability 0 and named (an error
+    with strict=True, as in the official script); a malformed output file is an error naming it.
+    """
+    label_dir, output_dir = Path(label_dir), Path(output_dir)
+    names, dx_lists, left_out = [], [], []
+    for path in _header_files(label_dir):
+        dx = read_dx(path)
+        (left_out if not dx else names).append(path.name[: -len(".hea")])
+        if dx:
+            dx_lists.append(dx)
+    if left_out:
+        logger.warning(f"{label_dir}: left out {len(left_out)} record(s) without a #Dx line: {', '.join(left_out)}")
+    if not names:
+        raise RecordError(f"{label_dir}: no header with a #Dx line")
+    labels = challenge2020.label_matrix(dx_lists)
+    unscored = [n for n, row in zip(names, labels) if not row.any()]
+    if unscored:
+        logger.info(f"{label_dir}: {len(unscored)} record(s) have no scored code and count as all-negative rows, "
+                    "as in the official scorer")
+    if not output_dir.is_dir():
+        raise OutputError(f"{output_dir}: output directory not found")
+    binary = np.zeros(labels.shape, dtype=bool)
+    probabilities = np.zeros(labels.shape)
+    missing, unmatched = [], []
+    for row, name in enumerate(names):
+        path = output_dir / f"{name}.csv"
+        if not path.is_file():
+            if strict:
+                raise OutputError(f"{path}: output file for record {name} not found")
+            missing.append(name)
+            continue
+        file_name, columns, file_binary, file_probabilities = read_output(path)
+        if file_name != name:
+            raise OutputError(f"{path}: first line names record {file_name!r}, expected {name!r}")
+        if (challenge2020.column_map(columns) < 0).all():
+            unmatched.append(name)
+        merged_binary, merged = challenge2020.merge_columns(columns, file_binary[None], file_probabilities[None])
+        binary[row], probabilities[row] = merged_binary[0], merged[0]
+    if missing:
+        logger.warning(f"{output_dir}: no output file for {len(missing)} of {len(names)} labelled record(s), scored as "
+                       f"all-negative with probability 0: {', '.join(missing)}")
+    if unmatched:
+        logger.warning(f"{output_dir}: {len(unmatched)} output file(s) name no scored SNOMED CT code (all-negative, as "
+                       f"in the official scorer): {', '.join(unmatched[:20])}")
+    return {
+        "names": names, "classes": list(challenge2020.CLASSES), "missing": missing,
+        "num_positive": labels.sum(axis=0),
+        "labels": labels, "binary": binary, "probabilities": probabilities,  # for evaluate.py --report
+        **challenge2020.measures(labels, binary, probabilities),
     }

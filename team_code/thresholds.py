@@ -1,4 +1,5 @@
-"""Per-class probability thresholds, tuned on out-of-fold probabilities.
+"""Per-class probability thresholds, tuned on out-of-fold probabilities for the objective of the class set: mean(F2,
+G2) of the Feb phase (f2g2) or the Challenge metric of the final phase (challenge2020).
 
 A coordinate ascent over each class's distinct probabilities finds thresholds that no single-class change can
 improve; the downhill simplex (Nelder-Mead, the paper's method) then polishes, and the best result wins.
@@ -6,11 +7,15 @@ improve; the downhill simplex (Nelder-Mead, the paper's method) then polishes, a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.optimize import minimize
 
+from team_code import challenge2020
 from team_code.metrics import BETA, fbeta_gbeta
+
+OBJECTIVES = ("f2g2", "challenge2020")
 
 
 def apply_thresholds(probabilities: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -80,6 +85,10 @@ class _Search:
         binary[empty, self.argmax[empty]] = True
         return float(_scores_from_counts(*self.counts(binary)))
 
+    def score_thresholds(self, thresholds: np.ndarray) -> float:
+        """The objective at these thresholds, exactly as evaluate.py computes it."""
+        return challenge_score(self.labels, self.probabilities, thresholds)
+
     def class_scores(self, j: int, above: np.ndarray) -> np.ndarray:
         """The score at each candidate of class j (index 0..len(distinct), the last being never), the other
         classes on where `above` says, the at-least-one-label rule applied as apply_thresholds applies it."""
@@ -143,10 +152,96 @@ class _Search:
         return result
 
 
+class _ChallengeSearch(_Search):
+    """The Challenge metric over one class's candidate thresholds at once, the others held fixed.
+
+    Columns are named by `classes` (SNOMED CT codes); they are merged into challenge2020.CLASSES as the official
+    scorer merges output columns (equivalent codes OR-ed, unscored codes ignored). The metric is a sum over records
+    of (labels . weights . outputs) / |labels or outputs|, so what turning class j on changes is a per-record delta;
+    the score is challenge2020.challenge_metric's up to rounding (its sums run in another order).
+    """
+
+    def __init__(self, labels: np.ndarray, probabilities: np.ndarray, classes: Sequence[str]):
+        super().__init__(labels, probabilities)
+        if len(classes) != labels.shape[1]:
+            raise ValueError(f"{len(classes)} class codes for {labels.shape[1]} columns of labels and probabilities")
+        target = challenge2020.column_map(classes)
+        self.merge = np.zeros((len(classes), len(challenge2020.CLASSES)))
+        self.merge[np.flatnonzero(target >= 0), target[target >= 0]] = 1.0
+        self.truth = self.merged(labels)
+        self.gain = self.truth @ challenge2020.WEIGHTS  # what outputting each class earns a record
+        inactive = np.zeros(self.truth.shape, dtype=bool)
+        inactive[:, challenge2020.NORMAL_INDEX] = True
+        self.correct, self.inactive = self.observed(self.truth), self.observed(inactive)
+
+    def merged(self, binary: np.ndarray) -> np.ndarray:
+        return (binary @ self.merge) > 0
+
+    def per_record(self, merged: np.ndarray) -> np.ndarray:
+        union = np.maximum((self.truth | merged).sum(axis=1), 1)
+        return (self.gain * merged).sum(axis=1) / union
+
+    def observed(self, merged: np.ndarray) -> float:
+        return float(self.per_record(merged).sum())
+
+    def normalised(self, observed: np.ndarray | float) -> np.ndarray | float:
+        if self.correct == self.inactive:
+            return np.zeros_like(observed)
+        return (observed - self.inactive) / (self.correct - self.inactive)
+
+    def score(self, index: np.ndarray) -> float:
+        binary = self.on(index)
+        empty = ~binary.any(axis=1)
+        binary[empty, self.argmax[empty]] = True
+        return float(self.normalised(self.observed(self.merged(binary))))
+
+    def score_thresholds(self, thresholds: np.ndarray) -> float:
+        """The Challenge metric at these thresholds (challenge2020.challenge_metric's up to rounding)."""
+        return float(self.normalised(self.observed(self.merged(apply_thresholds(self.probabilities, thresholds)))))
+
+    def class_scores(self, j: int, above: np.ndarray) -> np.ndarray:
+        """The metric at each candidate of class j (index 0..len(distinct), the last being never), the other classes
+        on where `above` says, the at-least-one-label rule applied as apply_thresholds applies it."""
+        off = above.copy()
+        off[:, j] = False
+        empty = ~off.any(axis=1)
+        off[empty, self.argmax[empty]] = True
+        on = above.copy()
+        on[:, j] = True
+        before = self.per_record(self.merged(off))
+        delta = self.per_record(self.merged(on)) - before
+        order = self.order[j]
+        p = self.probabilities[order, j]
+        last = np.flatnonzero(np.append(p[1:] != p[:-1], True))
+        base = before.sum()
+        observed = np.concatenate([[base], base + np.cumsum(delta[order])[last]])
+        return self.normalised(observed)[::-1]
+
+
+def objective_score(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray, objective: str = "f2g2",
+                    classes: Sequence[str] | None = None) -> float:
+    """The tuning objective at these thresholds: challenge_score for f2g2, the Challenge metric (columns named by
+    `classes`) for challenge2020."""
+    if objective == "f2g2":
+        return challenge_score(labels, probabilities, thresholds)
+    return _search(labels, probabilities, objective, classes).score_thresholds(thresholds)
+
+
+def _search(labels: np.ndarray, probabilities: np.ndarray, objective: str, classes: Sequence[str] | None) -> _Search:
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown threshold objective {objective!r} (choose from {', '.join(OBJECTIVES)})")
+    if objective == "f2g2":
+        return _Search(labels, probabilities)
+    if classes is None:
+        raise ValueError("the challenge2020 objective needs the SNOMED CT code of each column (classes)")
+    return _ChallengeSearch(np.asarray(labels).astype(bool), np.asarray(probabilities, dtype=np.float64), classes)
+
+
 def tune_thresholds(labels: np.ndarray, probabilities: np.ndarray, seed: int = 0, random_starts: int = 3,
-                    max_sweeps: int = 50, max_evaluations: int = 2000) -> tuple[np.ndarray, float]:
-    """Maximise the challenge score (mean of macro F2 and G2, at-least-one-label rule applied); return
-    (thresholds, score).
+                    max_sweeps: int = 50, max_evaluations: int = 2000, objective: str = "f2g2",
+                    classes: Sequence[str] | None = None) -> tuple[np.ndarray, float]:
+    """Maximise the objective (f2g2: mean of macro F2 and G2; challenge2020: the Challenge metric, the columns being
+    the SNOMED CT codes `classes`), at-least-one-label rule applied; return (thresholds, score).
 
     Coordinate ascent over each class's distinct probabilities, from all 0.5 and `random_starts` seeded random
     starts, reaches a point no single-class change improves (so no class is left above every probability it
@@ -158,16 +253,17 @@ def tune_thresholds(labels: np.ndarray, probabilities: np.ndarray, seed: int = 0
     if labels.shape != probabilities.shape or labels.ndim != 2 or not len(labels):
         raise ValueError(f"labels {labels.shape} and probabilities {probabilities.shape} must be equal and non-empty")
     num_classes = labels.shape[1]
-    search = _Search(labels, probabilities)
+    search = _search(labels, probabilities, objective, classes)
+    objective_at = search.score_thresholds
     rng = np.random.default_rng(seed)
     starts = [np.full(num_classes, 0.5)] + [rng.uniform(0.1, 0.7, num_classes) for _ in range(random_starts)]
     ascended = [search.ascend(search.index_of(start), max_sweeps) for start in starts]
     index = max(ascended, key=search.score)
     best_t = search.thresholds(index)
-    best = challenge_score(labels, probabilities, best_t)
+    best = objective_at(best_t)
 
     def loss(t: np.ndarray) -> float:
-        return -challenge_score(labels, probabilities, np.clip(t, 0.0, 1.0))
+        return -objective_at(np.clip(t, 0.0, 1.0))
 
     for _ in range(_POLISH_ROUNDS):
         polished = np.clip(_simplex_run(loss, best_t, max_evaluations), 0.0, 1.0)
@@ -175,7 +271,7 @@ def tune_thresholds(labels: np.ndarray, probabilities: np.ndarray, seed: int = 0
             break
         index = search.ascend(search.index_of(polished), max_sweeps)
         candidate = search.thresholds(index)
-        score = challenge_score(labels, probabilities, candidate)
+        score = objective_at(candidate)
         if score <= best:
             break
         best_t, best = candidate, score

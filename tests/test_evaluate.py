@@ -158,3 +158,87 @@ def test_a_label_header_without_dx_is_left_out_by_name(dirs) -> None:
     result = run(labels, outputs)
     assert result.returncode == 0 and result.stdout == EXPECTED + "\n"
     assert "left out 2 record(s)" in result.stderr and "A0009" in result.stderr
+
+
+# --- Final phase: SNOMED CT labels and outputs are scored with the Challenge metric unless --metric says otherwise.
+# Records over AF 164889003, IAVB 270492004, normal 426783006 and RBBB 713427006 (label 59118001 is its equivalent);
+# outputs name 24 codes (one per scored class), so the nine-class f2g2 scoring can read them too.
+FINAL_HEADER = "AUROC,AUPRC,Accuracy,F-measure,Fbeta-measure,Gbeta-measure,Challenge metric"
+FINAL_RECORDS = {
+    "B0001": ("164889003", {"164889003": (1, 0.9)}),
+    "B0002": ("270492004,59118001", {"270492004": (1, 0.7), "164889003": (1, 0.6)}),
+    "B0003": ("426783006", {"426783006": (1, 0.8)}),
+    "B0004": ("59118001", {"426783006": (1, 0.4), "713427006": (0, 0.3)}),
+}
+
+
+@pytest.fixture
+def final_dirs(tmp_path: Path) -> tuple[Path, Path]:
+    from team_code.challenge2020 import CLASSES
+
+    labels, outputs = tmp_path / "labels", tmp_path / "outputs"
+    labels.mkdir()
+    outputs.mkdir()
+    for name, (dx, answers) in FINAL_RECORDS.items():
+        write_header(labels, name, f"#Dx: {dx}")
+        binary = [answers.get(c, (0, 0.0))[0] for c in CLASSES]
+        write_output(outputs, name, list(CLASSES), np.array(binary), np.array([answers.get(c, (0, 0.05))[1]
+                                                                              for c in CLASSES]))
+    return labels, outputs
+
+
+def test_snomed_data_prints_exactly_the_two_final_phase_lines(final_dirs, tmp_path: Path) -> None:
+    from tests.test_challenge2020 import official_evaluate
+
+    labels, outputs = final_dirs
+    expected, scores = official_evaluate(labels, outputs)
+    # By hand: weights AF-IAVB 0.3, AF-RBBB 0.4, normal-RBBB 0.35, IAVB-RBBB 0.4, AF-normal 0.25, IAVB-normal 0.45;
+    # each record's pairs count 1/|labels or outputs|. B0002 outputs {IAVB, AF} for {IAVB, RBBB}: (1 + .3 + .4 + .4)/3.
+    observed = 1 + 2.1 / 3 + 1 + 0.35 / 2
+    correct = 1 + (1 + 0.4 + 0.4 + 1) / 2 + 1 + 1
+    inactive = 0.25 / 2 + (0.45 + 0.35) / 3 + 1 + 0.35 / 2
+    assert scores[-1] == pytest.approx((observed - inactive) / (correct - inactive), abs=1e-12)
+    result = run(labels, outputs, tmp_path / "scores.csv")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected + "\n" and expected.startswith(FINAL_HEADER + "\n")
+    assert (tmp_path / "scores.csv").read_text() == expected + "\n"
+    assert run(labels, outputs, "--metric", "challenge2020").stdout == result.stdout
+
+
+def test_metric_f2g2_overrides_the_automatic_choice(final_dirs) -> None:
+    labels, outputs = final_dirs
+    result = run(labels, outputs, "--metric", "f2g2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(HEADER_LINE + "\n") and len(result.stdout.splitlines()) == 2
+    # The nine-class scoring of the same files is what the default chooses for nine-class outputs (the fixture above).
+    from team_code.metrics import format_scores
+    from team_code.scoring import evaluate as evaluate_nine
+
+    assert result.stdout == format_scores(evaluate_nine(labels, outputs)) + "\n"
+
+
+def test_final_phase_per_class_table_and_missing_outputs(final_dirs) -> None:
+    labels, outputs = final_dirs
+    result = run(labels, outputs, "--per-class")
+    assert result.returncode == 0, result.stderr
+    table = [line.split() for line in result.stdout.splitlines()[2:]]
+    assert table[0] == ["class", "n", "AUROC", "AUPRC", "F"] and len(table) == 25
+    assert dict((row[0], row[1]) for row in table[1:])["713427006"] == "2"  # 59118001 counted as its pair
+    (outputs / "B0003.csv").unlink()
+    missing = run(labels, outputs)
+    assert missing.returncode == 0 and "B0003" in missing.stderr and "no output file" in missing.stderr
+    from team_code.challenge2020 import CLASSES
+
+    write_output(outputs, "B0003", list(CLASSES), np.zeros(len(CLASSES), dtype=int), np.zeros(len(CLASSES)))
+    assert run(labels, outputs).stdout == missing.stdout
+    (outputs / "B0003.csv").unlink()
+    assert_fails_naming(run(labels, outputs, "--strict"), "B0003.csv", "not found")
+
+
+def test_nine_class_outputs_on_snomed_labels_stay_f2g2(dirs) -> None:
+    labels, _ = dirs
+    for path in labels.glob("*.hea"):  # every label a SNOMED code: the outputs' class names still decide
+        path.write_text(path.read_text().replace("AF,RBBB", "164889003,59118001").replace("Normal,", "426783006,"))
+    result = run(*dirs)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == EXPECTED + "\n"

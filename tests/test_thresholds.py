@@ -1,11 +1,20 @@
 """Threshold tuning: exact objective, coordinate-wise optimum, and no class left above every probability it gets."""
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from team_code import challenge2020
 from team_code.metrics import fbeta_gbeta
-from team_code.thresholds import _Search, apply_thresholds, challenge_score, tune_thresholds
+from team_code.thresholds import (
+    _ChallengeSearch,
+    _Search,
+    apply_thresholds,
+    challenge_score,
+    objective_score,
+    tune_thresholds,
+)
 
 # The search counts in exact integers, the official sums add floats 1/k record by record: equal up to rounding.
 ROUNDING = 1e-12
@@ -108,3 +117,88 @@ def test_a_class_below_every_grid_value_is_still_turned_on():
     assert thresholds[2] <= probabilities[truth == 2, 2].min()
     assert thresholds[2] > probabilities[truth != 2, 2].max()
     assert score == challenge_score(labels, probabilities, thresholds) == 1.0
+
+
+# --- The Challenge metric objective (challenge2020): columns named by SNOMED CT codes, merged as the official scorer
+# --- merges output columns.
+
+# Two columns of one equivalent pair (RBBB), an unscored code, and five scored classes.
+CODES = ["426783006", "164889003", "713427006", "59118001", "270492004", "164884008", "10370003", "164934002"]
+
+
+def _challenge_exact(labels, probabilities, thresholds, classes=CODES):
+    merged_labels, _ = challenge2020.merge_columns(classes, labels)
+    merged_binary, _ = challenge2020.merge_columns(classes, apply_thresholds(probabilities, thresholds))
+    return challenge2020.challenge_metric(merged_labels, merged_binary)
+
+
+@st.composite
+def coded_predictions(draw, max_records: int = 25):
+    n = draw(st.integers(1, max_records))
+    labels = draw(arrays(bool, (n, len(CODES)), elements=st.booleans()))
+    probabilities = draw(arrays(np.float64, (n, len(CODES)), elements=st.integers(0, 10).map(lambda k: k / 10)))
+    return labels, probabilities
+
+
+@settings(max_examples=40, deadline=None)
+@given(coded_predictions())
+def test_challenge_objective_equals_the_official_metric_at_every_candidate(case):
+    labels, probabilities = case
+    search = _ChallengeSearch(labels, probabilities, CODES)
+    thresholds = np.random.default_rng(len(labels)).choice([0.0, 0.3, 0.5, 0.8, 2.0], len(CODES))
+    above = probabilities >= thresholds[None, :]
+    for j in range(len(CODES)):
+        for value, score in zip(_candidates(probabilities, j), search.class_scores(j, above), strict=True):
+            trial = thresholds.copy()
+            trial[j] = value
+            assert abs(score - _challenge_exact(labels, probabilities, trial)) < ROUNDING
+    assert abs(objective_score(labels, probabilities, thresholds, "challenge2020", CODES)
+               - _challenge_exact(labels, probabilities, thresholds)) < ROUNDING
+
+
+@settings(max_examples=25, deadline=None)
+@given(coded_predictions())
+def test_challenge_tuning_reaches_a_point_no_single_class_change_improves(case):
+    labels, probabilities = case
+    thresholds, score = tune_thresholds(labels, probabilities, seed=0, objective="challenge2020", classes=CODES)
+    assert score == objective_score(labels, probabilities, thresholds, "challenge2020", CODES)
+    assert abs(score - _challenge_exact(labels, probabilities, thresholds)) < ROUNDING
+    for j in range(len(CODES)):
+        for value in _candidates(probabilities, j):
+            trial = thresholds.copy()
+            trial[j] = value
+            assert _challenge_exact(labels, probabilities, trial) <= score + ROUNDING
+
+
+def test_challenge_tuning_beats_one_half_on_a_planted_case():
+    # One label a record; positives of class j score around c_j, negatives c_j - 0.25 (as the f2g2 planted case).
+    rng = np.random.default_rng(1)
+    codes = list(challenge2020.CLASSES[:9])
+    n, classes = 600, len(codes)
+    centres = np.linspace(0.2, 0.9, classes)
+    labels = np.zeros((n, classes), dtype=bool)
+    labels[np.arange(n), rng.integers(0, classes, n)] = True
+    probabilities = np.clip(np.where(labels, centres, centres - 0.25) + rng.normal(0, 0.05, (n, classes)), 0, 1)
+    baseline = objective_score(labels, probabilities, np.full(classes, 0.5), "challenge2020", codes)
+    thresholds, score = tune_thresholds(labels, probabilities, seed=0, objective="challenge2020", classes=codes)
+    assert score > baseline + 0.2 and score > 0.9
+    assert np.all(np.abs(thresholds - (centres - 0.125)) < 0.1)
+
+
+def test_f2g2_is_the_default_objective_and_ignores_classes():
+    rng = np.random.default_rng(4)
+    labels, probabilities = rng.random((80, 5)) < 0.3, rng.random((80, 5))
+    default = tune_thresholds(labels, probabilities, seed=2)
+    explicit = tune_thresholds(labels, probabilities, seed=2, objective="f2g2", classes=CODES[:5])
+    assert default[1] == explicit[1] == challenge_score(labels, probabilities, default[0])
+    assert np.array_equal(default[0], explicit[0])
+
+
+def test_objective_errors_name_the_problem():
+    labels, probabilities = np.ones((3, 2), dtype=bool), np.full((3, 2), 0.5)
+    with pytest.raises(ValueError, match="unknown threshold objective 'auc'"):
+        tune_thresholds(labels, probabilities, objective="auc")
+    with pytest.raises(ValueError, match="needs the SNOMED CT code of each column"):
+        tune_thresholds(labels, probabilities, objective="challenge2020")
+    with pytest.raises(ValueError, match="3 class codes for 2 columns"):
+        tune_thresholds(labels, probabilities, objective="challenge2020", classes=CODES[:3])
