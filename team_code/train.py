@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +209,7 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
                          f"{options.classes}")
     model = build_model(options.arch, len(data.class_set.classes)).to(device)
     criterion = LOSSES[options.loss]
+    validate = _validate if options.loss == "softmax" else partial(_validate, loss=options.loss)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
     steps = options.epochs * -(-len(train_idx) // options.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=options.learning_rate, total_steps=steps,
@@ -238,7 +240,7 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
             total += loss.detach().sum()
             bar.update(len(y))
         bar.close()
-        val_probs, val_loss = _validate(model, data, val, options.batch_size, device, options.loss)
+        val_probs, val_loss = validate(model, data, val, options.batch_size, device)
         entry = {"epoch": epoch + 1, "train_loss": total.item() / len(order), "val_cross_entropy": val_loss,
                  "learning_rate": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 2)}
         history.append(entry)
@@ -295,10 +297,8 @@ def _finish(model_dir: Path, data: CachedRecords, folds: list[np.ndarray], resul
         fold_of[val] = fold
         model_files.ensure_fold(model_dir, results[fold])  # folds trained by other ranks, maybe on other machines
     labels = data.labels.astype(bool)
-    # TODO(merge i13-scoring): pass objective and classes always
-    objective = {} if class_set.objective == "f2g2" else {"objective": class_set.objective,
-                                                           "classes": list(class_set.classes)}
-    thresholds, _ = tune_thresholds(labels, oof, seed=options.seed, **objective)
+    thresholds, _ = tune_thresholds(labels, oof, seed=options.seed, objective=class_set.objective,
+                                    classes=list(class_set.classes))
     report.write_oof(model_dir / "oof.csv", data.names, fold_of, labels, oof, class_set.classes)
     cv = report.cv_report(labels, oof, thresholds, [results[f].summary() for f in range(len(folds))],
                           class_set.classes)
