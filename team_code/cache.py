@@ -85,7 +85,7 @@ def _load_one(path: Path, class_set: ClassSet) -> tuple[np.ndarray | None, np.nd
         return None, None, str(error)
     found = class_set.labels_of(record.dx)
     if not found:
-        return None, None, f"{path}: {class_set.unlabelled_reason(record.dx)}"
+        return None, None, f"{path}: no label among {class_set.description} (Dx: {','.join(record.dx) or 'none'})"
     return preprocess.prepare_counts(record.signal, record.fs), class_set.vector(found), None
 
 

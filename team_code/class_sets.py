@@ -6,10 +6,10 @@ what the driver writes, which objective the thresholds are tuned for and which l
               the Challenge metric
 
 The network has one output per class; the three equivalent pairs of cinc2020 are one class each (represented by
-their first code, as the official scorer merges them), so it has 24 outputs. The driver writes one column per
-scored code, 27, a pair's two codes with the same label and probability: the official scorer merges a pair's
-columns (binary: any, probability: mean) exactly when its label files use both codes, as the full release does,
-and the two equal columns then merge into the class's own values.
+their first code, as the final-phase scorer merges them, team_code.challenge2020), so it has 24 outputs. The
+driver writes one column per scored code, 27, a pair's two codes with the same label and probability: a scorer that
+reads either code of a pair finds the class's values, and one that merges the two columns (binary: OR,
+probability: mean) gets them back unchanged.
 """
 from __future__ import annotations
 
@@ -45,25 +45,11 @@ class ClassSet:
         return self.classes.index(self.normal)
 
     def labels_of(self, dx: Iterable[str]) -> list[str]:
-        """The classes among a header's Dx tokens, unique, in `classes` order; unknown or unscored codes are dropped.
-
-        For cinc2020 the normal class counts only when it is the record's only diagnosis (any other code, scored
-        or not, turns it off), as the final-phase scorer reads labels, so the network learns what is scored.
-        """
-        tokens = {token.strip().upper() for token in dx} - {""}
-        found = {self.token_class.get(token) for token in tokens} - {None}
-        if self.objective == "challenge2020" and self.normal in found:
-            diagnoses = {self.token_class.get(token, token) for token in tokens}  # a pair's two codes are one
-            if len(diagnoses) > 1:
-                found.discard(self.normal)
+        """The classes among a header's Dx tokens, unique, in `classes` order; unknown or unscored codes are dropped
+        (for cinc2020 as the final-phase scorer reads a label file: a pair's second code is its first, and the
+        normal class is a class like any other)."""
+        found = {self.token_class.get(token.strip().upper()) for token in dx} - {None}
         return [c for c in self.classes if c in found]
-
-    def unlabelled_reason(self, dx: Iterable[str]) -> str:
-        """Why labels_of(dx) is empty, for the one-line skip message."""
-        reason = f"no label among {self.description} (Dx: {','.join(dx) or 'none'})"
-        if self.objective == "challenge2020" and self.normal in {t.strip() for t in dx}:
-            reason += "; the normal class counts only as the sole diagnosis, as the official scorer reads labels"
-        return reason
 
     def vector(self, classes: Iterable[str]) -> np.ndarray:
         """Multi-hot float32 vector over `classes`."""
