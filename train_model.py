@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: finished folds are kept; rerun the same command to resume", file=sys.stderr)
         return 130
     if report is not None:
-        print(f"cross-validation on {report.records} records: F2 {report.f2:.3f}, G2 {report.g2:.3f} "
+        print(f"cross-validation on {report.records} records: {report.headline()} "
               f"(details in {args.model_dir}/cv_report.md)")
         if not args.no_report:
             from team_code.report_html import ReportError, write_cv_report  # matplotlib, scikit-learn: only here

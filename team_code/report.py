@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from team_code import metrics
+from team_code import challenge2020, metrics
 from team_code.atomic import write_text
 from team_code.labels import CLASSES  # the default: cpsc2018
 from team_code.results import ClassScores, CVReport
@@ -26,11 +26,16 @@ def write_oof(path: Path, names: list[str], fold_of: np.ndarray, labels: np.ndar
 
 
 def cv_report(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray, folds: list[dict],
-              classes: Sequence[str] = CLASSES) -> CVReport:
+              classes: Sequence[str] = CLASSES, objective: str = "f2g2") -> CVReport:
     """Scores of the out-of-fold predictions with the tuned thresholds, exactly as evaluate.py scores; `folds` is
-    each fold's FoldResult.summary()."""
+    each fold's FoldResult.summary(). For the challenge2020 objective (`classes` being SNOMED CT codes) the
+    Challenge metric is added."""
     labels = np.asarray(labels, dtype=bool)
     binary = apply_thresholds(probabilities, thresholds)
+    challenge = None
+    if objective == "challenge2020":
+        challenge = challenge2020.challenge_metric(challenge2020.merge_columns(classes, labels)[0],
+                                                   challenge2020.merge_columns(classes, binary)[0])
     measures = metrics.beta_measures(labels, binary)
     auroc, auprc = metrics.auc(labels, probabilities)
     return CVReport(
@@ -42,7 +47,7 @@ def cv_report(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndar
         per_class={c: ClassScores(n=int(labels[:, k].sum()), precision=float(measures["precision"][k]),
                                   recall=float(measures["recall"][k]), f2=float(measures["f_beta_per_class"][k]),
                                   g2=float(measures["g_beta_per_class"][k])) for k, c in enumerate(classes)},
-        folds=folds,
+        folds=folds, challenge_metric=challenge,
     )
 
 
@@ -53,6 +58,8 @@ def to_markdown(report: CVReport) -> str:
              "", "| F2 | G2 | mean(F2, G2) | AUROC | AUPRC | Accuracy | F-measure |", "|---|---|---|---|---|---|---|",
              f"| {report.f2:.3f} | {report.g2:.3f} | {(report.f2 + report.g2) / 2:.3f} | {report.auroc:.3f} "
              f"| {report.auprc:.3f} | {report.accuracy:.3f} | {report.f_measure:.3f} |", "",
+             *([f"Challenge metric (CinC 2020 final phase): {report.challenge_metric:.3f}", ""]
+               if report.challenge_metric is not None else []),
              "| Class | n | Precision | Recall | F2 | G2 | Threshold |", "|---|---|---|---|---|---|---|"]
     for c, row in report.per_class.items():
         lines.append(f"| {c} | {row.n} | {row.precision:.3f} | {row.recall:.3f} | {row.f2:.3f} "

@@ -301,7 +301,7 @@ def _finish(model_dir: Path, data: CachedRecords, folds: list[np.ndarray], resul
                                     classes=list(class_set.classes))
     report.write_oof(model_dir / "oof.csv", data.names, fold_of, labels, oof, class_set.classes)
     cv = report.cv_report(labels, oof, thresholds, [results[f].summary() for f in range(len(folds))],
-                          class_set.classes)
+                          class_set.classes, class_set.objective)
     report.write_reports(model_dir, cv)
     model_files.write_model(model_dir, arch=options.arch, folds=len(folds), run_fingerprint=fingerprint,
                             thresholds=thresholds, training=asdict(options),

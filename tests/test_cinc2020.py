@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from team_code import class_sets, labels
+from team_code import challenge2020, class_sets, labels
 from team_code.outputs import read_output
 from team_code.records import read_dx
 from team_code.synth import generate_dataset
+from team_code.thresholds import apply_thresholds
 from team_code.train import binary_cross_entropy, categorical_cross_entropy, validation_loss
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +65,24 @@ def test_training_skips_unscored_records_and_records_the_class_set(release, trai
     assert list(json.loads((model / "thresholds.json").read_text())) == list(CINC.classes)
     oof_header = (model / "oof.csv").read_text().splitlines()[0].split(",")
     assert oof_header[2:] == [f"label_{c}" for c in CINC.classes] + [f"prob_{c}" for c in CINC.classes]
+    # The CV report adds the Challenge metric of the out-of-fold outputs with the tuned thresholds.
+    report = json.loads((model / "cv_report.json").read_text())
+    thresholds = np.array([json.loads((model / "thresholds.json").read_text())[c] for c in CINC.classes])
+    truth, probabilities = [], []
+    for fold in range(2):
+        summary = json.loads((model / f"fold_{fold}.json").read_text())
+        probabilities += summary["probabilities"]
+        truth += [CINC.vector(CINC.labels_of(read_dx(next(release.rglob(f"{n}.hea"))))) for n in summary["records"]]
+    binary = apply_thresholds(np.array(probabilities), thresholds)
+    expected = challenge2020.challenge_metric(np.array(truth, dtype=bool), binary)
+    assert report["challenge_metric"] == pytest.approx(expected, abs=1e-12)
+    assert f"Challenge metric {expected:.3f}" in result.stdout
+
+
+def test_a_cpsc2018_model_records_its_class_set_and_has_no_challenge_metric(tiny_model):
+    config = json.loads((tiny_model / "config.json").read_text())
+    assert (config["class_set"], config["loss"], config["classes"]) == ("cpsc2018", "softmax", list(labels.CLASSES))
+    assert "challenge_metric" not in json.loads((tiny_model / "cv_report.json").read_text())
 
 
 def test_driver_writes_the_27_codes_and_evaluate_scores_them_with_the_challenge_metric(release, trained, tmp_path):
