@@ -155,3 +155,12 @@ def test_train_model_takes_the_loss_and_refuses_unknown_class_sets(tmp_path):
     assert parse_args(["t", "m"]).classes == "cpsc2018" and parse_args(["t", "m"]).loss is None
     result = _run("train_model.py", str(tmp_path), str(tmp_path / "m"), "--classes", "cinc2019")
     assert result.returncode == 2 and "invalid choice: 'cinc2019'" in result.stderr
+
+
+def test_the_cv_report_page_of_a_cinc2020_model(trained):
+    from team_code import report_html
+
+    model, _ = trained
+    page = report_html.write_cv_report(model, draws=20)
+    text = page.read_text()
+    assert all(code in text for code in CINC.classes)
