@@ -164,3 +164,21 @@ def test_the_cv_report_page_of_a_cinc2020_model(trained):
     page = report_html.write_cv_report(model, draws=20)
     text = page.read_text()
     assert all(code in text for code in CINC.classes)
+
+
+def test_explain_follows_the_models_classes_and_sigmoids(release, trained):
+    from team_code import explain
+    from team_code.inference import Ensemble
+    from team_code.preprocess import prepare_signal, window
+    from team_code.records import load_record
+
+    model, _ = trained
+    ensemble = Ensemble.load(model, device=torch.device("cpu"))
+    assert explain._model_class(ensemble, "59118001") == "713427006"  # a pair's second code names the class
+    record_path = sorted((release / "georgia" / "g1").glob("*.hea"))[0]
+    record = load_record(record_path)
+    prepared = prepare_signal(record.signal, record.fs)
+    differentiable = explain._MeanProbability(ensemble.models, ensemble.loss)(torch.from_numpy(window(prepared)[None]))
+    np.testing.assert_allclose(differentiable.detach().numpy(), ensemble.predict([prepared]), rtol=1e-5, atol=1e-6)
+    result = explain.explain(ensemble, record_path, ["713427006"], steps=4)
+    assert list(result.attributions) == ["713427006"] and len(result.probabilities) == 24
