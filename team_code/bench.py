@@ -268,8 +268,9 @@ def release_cost(work: Path, quick: bool) -> str:
         "| cache per record | 20-s windows per record |", "|---|---|---|---|---|---|---|---|", *rows,
         f"| **per 10,000 records of the release's mix** | | | | | **{1 / cost:.1f}** "
         f"| **{10000 * size / 2**30:.1f} GiB** | **{10000 * windows:,.0f}** windows |", "",
-        f"All {sampled} generated records (a folder per source) cached by train_model.py's default workers "
-        f"(min(4, cores)) in a child process: {wall:.1f} s, {sampled / wall:.1f} records/s, peak RSS {rss:.0f} MiB."])
+        f"All {sampled} generated records (a folder per source; INCART over-represented) cached by train_model.py's "
+        f"default workers (min(4, cores)) in a child process: {wall:.1f} s including starting Python and importing "
+        f"torch, peak RSS {rss:.0f} MiB."])
 
 
 def _quality(args: argparse.Namespace) -> int:
