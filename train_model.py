@@ -15,7 +15,7 @@ from team_code import class_sets, log
 from team_code.cache import CacheError
 from team_code.model import ARCHITECTURES
 from team_code.records import RecordError
-from team_code.train import LOSSES, LR_SCHEDULES, TrainingError, TrainOptions, train
+from team_code.train import LR_SCHEDULES, TrainingError, TrainOptions, train
 
 DEFAULTS = TrainOptions()  # the one place the defaults are set; the help texts show them
 
@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--classes", choices=list(class_sets.CLASS_SETS), default=DEFAULTS.classes,
                         help="class set: the nine CPSC 2018 classes, or the 27 scored SNOMED CT classes of the "
                         f"CinC 2020 final phase (default {DEFAULTS.classes})")
-    parser.add_argument("--loss", choices=list(LOSSES), default=None,
+    parser.add_argument("--loss", choices=list(class_sets.LOSSES), default=None,
                         help="softmax cross-entropy or independent sigmoids (bce) (default: "
                         + " / ".join(f"{s.loss} for {name}" for name, s in class_sets.CLASS_SETS.items()) + ")")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default {DEFAULTS.seed})")

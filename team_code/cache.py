@@ -34,6 +34,7 @@ from team_code.records import RecordError, find_records, load_record
 from team_code.workers import cpu_cores, read_ahead
 
 CACHE_VERSION = 3
+NO_LABEL = "no label among"  # how a skip reason for a record without a label of the class set reads
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def _load_one(path: Path, class_set: ClassSet) -> tuple[np.ndarray | None, np.nd
         return None, None, str(error)
     found = class_set.labels_of(record.dx)
     if not found:
-        return None, None, f"{path}: no label among {class_set.description} (Dx: {','.join(record.dx) or 'none'})"
+        return None, None, f"{path}: {NO_LABEL} {class_set.description} (Dx: {','.join(record.dx) or 'none'})"
     return preprocess.prepare_counts(record.signal, record.fs), class_set.vector(found), None
 
 
@@ -149,7 +150,7 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, workers: int | None
 
 def _summarise(total: int, skipped: list[str], class_set: ClassSet) -> None:
     if skipped:
-        unlabelled = sum(": no label among " in reason for reason in skipped)
+        unlabelled = sum(f": {NO_LABEL} " in reason for reason in skipped)
         logger.warning(f"skipped {len(skipped)} of {total} records ({len(skipped) - unlabelled} unreadable, "
                        f"{unlabelled} without a label among {class_set.description}); training on "
                        f"{total - len(skipped)}")

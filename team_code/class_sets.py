@@ -81,7 +81,7 @@ def _cinc2020() -> ClassSet:
 
 CLASS_SETS: dict[str, ClassSet] = {s.name: s for s in (_cpsc2018(), _cinc2020())}
 DEFAULT = "cpsc2018"
-LOSSES = ("softmax", "bce")
+LOSSES = ("softmax", "bce")  # categorical cross-entropy of one softmax, or binary cross-entropy of sigmoids
 
 
 def get(name: str) -> ClassSet:

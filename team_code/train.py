@@ -102,16 +102,16 @@ def binary_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Te
     return F.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none").mean(dim=1)
 
 
-LOSSES = {"softmax": categorical_cross_entropy, "bce": binary_cross_entropy}
+_CRITERIA = {"softmax": categorical_cross_entropy, "bce": binary_cross_entropy}  # class_sets.LOSSES
 
 
 def validation_loss(labels: np.ndarray, probabilities: np.ndarray, loss: str) -> float:
     """Mean of the training loss's per-record value on combined record probabilities (fold selection)."""
-    p = np.clip(probabilities, 1e-7, 1 - 1e-7 if loss == "bce" else None)
     if loss == "bce":
+        p = np.clip(probabilities, 1e-7, 1 - 1e-7)
         return float(-(labels * np.log(p) + (1 - labels) * np.log(1 - p)).mean(axis=1).mean())
     targets = soft_targets(torch.from_numpy(labels)).numpy()
-    return float(-(targets * np.log(p)).sum(axis=1).mean())
+    return float(-(targets * np.log(np.clip(probabilities, 1e-7, None))).sum(axis=1).mean())
 
 
 def train(train_dir: str | Path, model_dir: str | Path, options: TrainOptions) -> CVReport | None:
@@ -123,8 +123,8 @@ def train(train_dir: str | Path, model_dir: str | Path, options: TrainOptions) -
         raise TrainingError(f"{train_dir}: training directory not found")
     if options.classes not in class_sets.CLASS_SETS:
         raise TrainingError(f"unknown class set {options.classes!r} (known: {', '.join(class_sets.CLASS_SETS)})")
-    if options.loss not in (None, *LOSSES):
-        raise TrainingError(f"unknown loss {options.loss!r} (known: {', '.join(LOSSES)})")
+    if options.loss not in (None, *class_sets.LOSSES):
+        raise TrainingError(f"unknown loss {options.loss!r} (known: {', '.join(class_sets.LOSSES)})")
     options = with_defaults(options)
     world = distributed.World.start()
     try:
@@ -208,8 +208,8 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
         raise ValueError(f"train_fold: the cache is labelled for {data.class_set.name}, the options ask for "
                          f"{options.classes}")
     model = build_model(options.arch, len(data.class_set.classes)).to(device)
-    criterion = LOSSES[options.loss]
-    validate = _validate if options.loss == "softmax" else partial(_validate, loss=options.loss)
+    criterion = _CRITERIA[options.loss]
+    validate = _validate if options.loss == "softmax" else partial(_validate, loss=options.loss)  # softmax: as ever
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
     steps = options.epochs * -(-len(train_idx) // options.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=options.learning_rate, total_steps=steps,

@@ -115,3 +115,54 @@ def test_records_are_found_in_sub_folders_and_a_repeated_name_is_refused(tmp_pat
     message = str(error.value)
     assert "two records named A0001" in message and "\n" not in message
     assert str(tmp_path / "cpsc_2018" / "g1" / "A0001") in message and str(tmp_path / "georgia" / "A0001") in message
+
+
+def _written_model(directory: Path, class_set: str, loss: str) -> None:
+    import torch
+
+    from team_code import model_dir
+    from team_code.model import build_model
+    from team_code.results import FoldResult
+
+    classes = class_sets.get(class_set).classes
+    state = build_model("crnn", len(classes)).state_dict()
+    model_dir.save_fold(directory, FoldResult(fold=0, fingerprint="run", best_epoch=1, best_val_cross_entropy=0.5,
+                                              history=[], records=["A"], probabilities=np.zeros((1, len(classes))),
+                                              state_dict={k: torch.clone(v) for k, v in state.items()}))
+    model_dir.write_model(directory, arch="crnn", folds=1, run_fingerprint="run", thresholds=np.full(len(classes), 0.3),
+                          training={}, records=1, class_set=class_set, loss=loss)
+
+
+def test_model_dir_records_the_class_set_and_refuses_one_it_does_not_know(tmp_path: Path):
+    import json
+
+    from team_code import model_dir
+    from team_code.inference import Ensemble
+
+    _written_model(tmp_path, "cinc2020", "bce")
+    ensemble = Ensemble.load(tmp_path)
+    assert ensemble.class_set is CINC and ensemble.loss == "bce" and ensemble.classes == list(CINC.classes)
+    assert ensemble.columns == list(labels.CINC2020_SCORED) and ensemble.thresholds.shape == (24,)
+    config_path = tmp_path / "config.json"
+    config = json.loads(config_path.read_text())
+    for key, value, message in (("class_set", "cinc2019", "class set 'cinc2019' is not one this code knows"),
+                                ("class_set", ["cinc2020"], "class set \\['cinc2020'\\] is not one"),
+                                ("loss", "hinge", "loss 'hinge' is not one of softmax, bce"),
+                                ("classes", list(CINC.classes[:-1]), "classes is .* but this code uses")):
+        config_path.write_text(json.dumps({**config, key: value}))
+        with pytest.raises(model_dir.ModelError, match=f"config.json: {message}"):
+            model_dir.load(tmp_path)
+
+
+def test_a_config_from_before_class_sets_is_a_cpsc2018_softmax_model(tmp_path: Path):
+    import json
+
+    from team_code.inference import Ensemble
+
+    _written_model(tmp_path, "cpsc2018", "softmax")
+    config_path = tmp_path / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["class_set"], config["loss"]
+    config_path.write_text(json.dumps(config))
+    ensemble = Ensemble.load(tmp_path)
+    assert ensemble.class_set is CPSC and ensemble.loss == "softmax" and ensemble.columns == list(labels.CLASSES)
