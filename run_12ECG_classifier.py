@@ -26,7 +26,8 @@ def load_12ECG_model(input_directory: str) -> Ensemble:
 
 def run_12ECG_classifier(data: np.ndarray, header_data: Sequence[str],
                          model: Ensemble) -> tuple[list[int], list[float], list[str]]:
-    """(labels 0/1, probabilities, classes) for one record, as plain ints, floats and strings, aligned.
+    """(labels 0/1, probabilities, classes) for one record, as plain ints, floats and strings, aligned (the
+    classes are the output columns: the nine names, or the 27 SNOMED CT codes of a cinc2020 model).
 
     `data` is the record's `val` matrix (ADC units, the header's lead order); `header_data` its header lines as
     readlines() gives them. RecordError naming the record when the two do not make a usable record.
@@ -38,7 +39,7 @@ def run_12ECG_classifier(data: np.ndarray, header_data: Sequence[str],
     binary, probabilities = label_signals(model, [prepare_signal(record.signal, record.fs)])
     # str() of a numpy float is the shortest decimal that reads back in its own (float32) precision: the float of
     # that decimal prints as those digits, not as float64 noise around them.
-    return [int(b) for b in binary[0]], [float(str(p)) for p in probabilities[0]], list(model.classes)
+    return [int(b) for b in binary[0]], [float(str(p)) for p in probabilities[0]], model.columns
 
 
 def _record_name(header_text: str) -> str:

@@ -14,5 +14,5 @@ def train_12ECG_classifier(input_directory: str, output_directory: str) -> None:
     log.configure()  # the organisers' script has no flags: show what train_model.py shows by default
     report = train(input_directory, output_directory, TrainOptions())
     if report is not None:
-        print(f"cross-validation on {report.records} records: F2 {report.f2:.3f}, G2 {report.g2:.3f} "
+        print(f"cross-validation on {report.records} records: {report.headline()} "
               f"(details in {output_directory}/cv_report.md)")

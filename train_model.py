@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Train the entry: python train_model.py TRAIN_DIR MODEL_DIR [--folds 10] [--epochs 10] [--arch crnn|paper] [--seed 0]
+                   [--classes cpsc2018|cinc2020] [--loss softmax|bce]
 
 Also runs under torchrun (folds shared across processes): torchrun --nproc_per_node N train_model.py ...
 """
@@ -10,9 +11,10 @@ import sys
 
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from team_code import log
+from team_code import class_sets, log
 from team_code.cache import CacheError
 from team_code.model import ARCHITECTURES
+from team_code.records import RecordError
 from team_code.train import LR_SCHEDULES, TrainingError, TrainOptions, train
 
 DEFAULTS = TrainOptions()  # the one place the defaults are set; the help texts show them
@@ -20,7 +22,8 @@ DEFAULTS = TrainOptions()  # the one place the defaults are set; the help texts 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the 12-lead ECG classifier with K-fold cross-validation.")
-    parser.add_argument("train_dir", help="folder of NAME.hea + NAME.mat training records (never written to)")
+    parser.add_argument("train_dir", help="folder of NAME.hea + NAME.mat training records, sub-folders included "
+                        "(never written to)")
     parser.add_argument("model_dir", help="folder to write the model into (created; rerun to resume)")
     parser.add_argument("--folds", type=int, default=DEFAULTS.folds,
                         help=f"cross-validation folds (default {DEFAULTS.folds})")
@@ -28,6 +31,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"epochs per fold (default {DEFAULTS.epochs})")
     parser.add_argument("--arch", choices=list(ARCHITECTURES), default=DEFAULTS.arch,
                         help=f"network (default {DEFAULTS.arch})")
+    parser.add_argument("--classes", choices=list(class_sets.CLASS_SETS), default=DEFAULTS.classes,
+                        help="class set: the nine CPSC 2018 classes, or the 27 scored SNOMED CT classes of the "
+                        f"CinC 2020 final phase (default {DEFAULTS.classes})")
+    parser.add_argument("--loss", choices=list(class_sets.LOSSES), default=None,
+                        help="softmax cross-entropy or independent sigmoids (bce) (default: "
+                        + " / ".join(f"{s.loss} for {name}" for name, s in class_sets.CLASS_SETS.items()) + ")")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default {DEFAULTS.seed})")
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
                         help=f"records per training step (default {DEFAULTS.batch_size})")
@@ -68,17 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     options = TrainOptions(folds=args.folds, epochs=args.epochs, arch=args.arch, seed=args.seed,
                            batch_size=args.batch_size, learning_rate=args.learning_rate, augment=args.augment,
                            class_weights=args.class_weights, lr_schedule=args.lr_schedule, patience=args.patience,
-                           threads=args.threads, cache_dir=args.cache_dir)
+                           threads=args.threads, cache_dir=args.cache_dir, classes=args.classes, loss=args.loss)
     try:
         report = train(args.train_dir, args.model_dir, options)
-    except (TrainingError, CacheError, OSError) as error:  # one line naming the file and the reason
+    except (TrainingError, CacheError, RecordError, OSError) as error:  # one line naming the file and the reason
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: finished folds are kept; rerun the same command to resume", file=sys.stderr)
         return 130
     if report is not None:
-        print(f"cross-validation on {report.records} records: F2 {report.f2:.3f}, G2 {report.g2:.3f} "
+        print(f"cross-validation on {report.records} records: {report.headline()} "
               f"(details in {args.model_dir}/cv_report.md)")
         if not args.no_report:
             from team_code.report_html import ReportError, write_cv_report  # matplotlib, scikit-learn: only here

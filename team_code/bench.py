@@ -29,9 +29,10 @@ from team_code.atomic import write_text
 from team_code.cache import CachedRecords, build_cache
 from team_code.folds import stratified_folds
 from team_code.inference import pick_device, predict_probabilities, predict_signals
-from team_code.labels import CLASSES
+from team_code.labels import CLASS_TO_SNOMED, CLASSES
 from team_code.metrics import fbeta_gbeta
 from team_code.model import ARCHITECTURES, build_model
+from team_code.records import write_record
 from team_code.thresholds import apply_thresholds, tune_thresholds
 from team_code.train import TrainOptions, categorical_cross_entropy, train_fold
 
@@ -213,6 +214,65 @@ def machine() -> str:
             f"{torch.get_num_threads()} torch threads")
 
 
+# The sources of the PhysioNet/CinC 2020 training release (Perez Alday et al. 2020, Table 1): records, sampling
+# rate, and the durations drawn for generated stand-ins (CPSC's 6-60 s as synth.sample_seconds draws them; PTB's
+# 38-120 s uniform; INCART 30 min; PTB-XL and Georgia 10 s), with how many stand-ins the measurement generates.
+RELEASE_SOURCES: dict[str, tuple[int, int, tuple[float, float] | None, int]] = {
+    "CPSC": (6877 + 3453, 500, None, 40),  # CPSC 2018 and its extra set
+    "INCART": (74, 257, (1800.0, 1800.0), 3),
+    "PTB": (516, 1000, (38.0, 120.0), 6),
+    "PTBXL": (21837, 500, (10.0, 10.0), 40),
+    "Georgia": (10344, 500, (10.0, 10.0), 40),
+}
+
+
+def _release_sample(directory: Path, source: str, count: int, seed: int) -> None:
+    """`count` generated records of one source, SNOMED-labelled as the release is, in directory/source/."""
+    _, fs, seconds, _ = RELEASE_SOURCES[source]
+    out = directory / source
+    out.mkdir(parents=True)
+    for i in range(count):
+        rng = np.random.default_rng([seed, i])
+        labels = synth.sample_labels(rng)
+        length = synth.sample_seconds(rng) if seconds is None else float(rng.uniform(*seconds))
+        signal, meta = synth.generate_record(rng, labels, length, fs=fs)
+        write_record(out, f"{out.name}{i:04d}", signal, fs=fs, age=meta["age"], sex=meta["sex"],
+                     labels=[CLASS_TO_SNOMED[c] for c in labels])
+
+
+def release_cost(work: Path, quick: bool) -> str:
+    """Caching cost of the release's mix: each source's stand-ins cached alone by one worker (seconds and bytes
+    per record), weighted by the source's share of the 43,101 records; then the whole sample, in one folder per
+    source, by train_model.py's default workers in a child process (its wall time and peak RSS)."""
+    total = sum(r[0] for r in RELEASE_SOURCES.values())
+    rows, cost, size, windows = [], 0.0, 0.0, 0.0
+    for k, (source, (records, fs, _, count)) in enumerate(RELEASE_SOURCES.items()):
+        count = min(count, 2) if quick else count
+        _release_sample(work / "sample", source, count, seed=k)
+        start = time.perf_counter()
+        path = build_cache(work / "sample" / source, work / "cache", workers=1)
+        seconds = (time.perf_counter() - start) / count
+        data = CachedRecords.open(path)
+        bytes_per_record = path.stat().st_size / count
+        per_record_windows = np.mean([len(preprocess.window_starts(n)) for n in data.lengths])
+        share = records / total
+        cost, size, windows = cost + share * seconds, size + share * bytes_per_record, windows + share * \
+            per_record_windows
+        rows.append(f"| {source} | {records:,} | {fs} Hz | {np.mean(data.lengths) / preprocess.FS:.0f} s "
+                    f"| {count} | {1 / seconds:.1f} | {bytes_per_record / 2**20:.2f} MiB | {per_record_windows:.1f} |")
+    rss, wall = _measure([sys.executable, "-c", "import sys; from team_code.cache import build_cache; "
+                          "build_cache(sys.argv[1], sys.argv[2])", str(work / "sample"), str(work / "whole")])
+    sampled = sum(min(r[3], 2) if quick else r[3] for r in RELEASE_SOURCES.values())
+    return "\n".join([
+        "| source | records in the release | rate | mean length | generated | records/s (1 worker) "
+        "| cache per record | 20-s windows per record |", "|---|---|---|---|---|---|---|---|", *rows,
+        f"| **per 10,000 records of the release's mix** | | | | | **{1 / cost:.1f}** "
+        f"| **{10000 * size / 2**30:.1f} GiB** | **{10000 * windows:,.0f}** windows |", "",
+        f"All {sampled} generated records (a folder per source; INCART over-represented) cached by train_model.py's "
+        f"default workers (min(4, cores)) in a child process: {wall:.1f} s including starting Python and importing "
+        f"torch, peak RSS {rss:.0f} MiB."])
+
+
 def _quality(args: argparse.Namespace) -> int:
     """Run team_code.quality's budgets and write its report."""
     from team_code import quality
@@ -248,12 +308,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="only measure how scores carry to unseen sources (synth, altsim, real samples): "
                         "320 records x 3 epochs over --seeds seeds, and/or train_model.py on 2,000 records, "
                         "5 folds x 10 epochs (default both)")
+    parser.add_argument("--release", action="store_true",
+                        help="only measure the cache's cost (records/s, disk) on generated records of the CinC 2020 "
+                        "release's rate and length mix")
     parser.add_argument("--verbose", action="store_true",
                         help="also the progress bars, per-epoch lines and debugging messages of the runs it times")
     args = parser.parse_args(argv)
     log.configure(quiet=not args.verbose, verbose=args.verbose)  # its own lines (stdout) are the progress
     if args.quality:
         return _quality(args)
+    if args.release:
+        print(f"Machine: {machine()}.", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            table = release_cost(Path(tmp), args.quick)
+        command = f"python -m team_code.bench --release{' --quick' if args.quick else ''}"
+        text = f"Machine: {machine()}.\nCommand: `{command}`.\n\n{table}\n"
+        print(text)
+        if args.output:
+            write_text(args.output, text)
+        return 0
     if args.cpsc_epochs:
         print(f"Machine: {machine()}.", flush=True)
         with tempfile.TemporaryDirectory() as tmp:

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import h5py
@@ -26,13 +27,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from team_code import log, preprocess
+from team_code import class_sets, log, preprocess
 from team_code.atomic import atomic_path
-from team_code.labels import CLASSES, to_vector
-from team_code.records import RecordError, load_record
+from team_code.class_sets import ClassSet
+from team_code.records import RecordError, find_records, load_record
 from team_code.workers import cpu_cores, read_ahead
 
 CACHE_VERSION = 3
+NO_LABEL = "no label among"  # how a skip reason for a record without a label of the class set reads
 
 logger = logging.getLogger(__name__)
 
@@ -46,51 +48,61 @@ def _unreadable(path: Path, error: BaseException) -> CacheError:
     return CacheError(f"{path}: cannot read the training cache ({reason}); delete it and rerun to rebuild it")
 
 
-def training_record_names(data_dir: str | Path) -> list[str]:
-    """Every record name that has a .hea or a .mat file; load_record reports which half is missing."""
+def training_records(data_dir: str | Path) -> dict[str, Path]:
+    """name: base path of every record under data_dir, sub-folders included (records.find_records; RecordError for
+    two records of one name); load_record reports which half of a record is missing."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise FileNotFoundError(f"{data_dir}: training directory not found")
-    names = {p.stem for p in data_dir.iterdir() if p.suffix in (".hea", ".mat") and not p.name.startswith(".")}
-    return sorted(names)
+    return find_records(data_dir)
 
 
-def cache_key(data_dir: str | Path, names: list[str]) -> str:
-    """Hash of the file list, sizes, mtimes and preprocessing settings."""
+def cache_key(data_dir: str | Path, records: dict[str, Path], class_set: ClassSet | None = None) -> str:
+    """Hash of the file list (paths below data_dir), sizes, mtimes, preprocessing settings and the class set."""
+    class_set = class_set or class_sets.get(class_sets.DEFAULT)
     digest = hashlib.sha256()
-    digest.update(json.dumps([CACHE_VERSION, preprocess.VERSION, preprocess.FS, preprocess.LENGTH,
-                              preprocess.MAX_SECONDS, list(CLASSES)]).encode())
-    for name in names:
+    settings = [CACHE_VERSION, preprocess.VERSION, preprocess.FS, preprocess.LENGTH, preprocess.MAX_SECONDS,
+                list(class_set.classes)]
+    if class_set.name != class_sets.DEFAULT:  # keeps the key of a cpsc2018 cache what it was before class sets
+        settings.append(sorted(class_set.token_class.items()))
+    digest.update(json.dumps(settings).encode())
+    for base in records.values():
+        relative = base.relative_to(data_dir).as_posix()  # the bare name in a flat folder
         for suffix in (".hea", ".mat"):
-            path = Path(data_dir) / f"{name}{suffix}"
+            path = base.parent / f"{base.name}{suffix}"
             try:
                 st = path.stat()
-                digest.update(f"{name}{suffix}:{st.st_size}:{st.st_mtime_ns};".encode())
+                digest.update(f"{relative}{suffix}:{st.st_size}:{st.st_mtime_ns};".encode())
             except FileNotFoundError:
-                digest.update(f"{name}{suffix}:missing;".encode())
+                digest.update(f"{relative}{suffix}:missing;".encode())
     return digest.hexdigest()[:20]
 
 
-def _load_one(path: Path) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
+def _load_one(path: Path, class_set: ClassSet) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
     """(signal, label vector, None) for a usable record, else (None, None, reason)."""
     try:
         record = load_record(path)
     except RecordError as error:
         return None, None, str(error)
-    if not record.labels:
-        return None, None, f"{path}: no label among the nine classes (Dx: {','.join(record.dx) or 'none'})"
-    return preprocess.prepare_counts(record.signal, record.fs), to_vector(record.labels), None
+    found = class_set.labels_of(record.dx)
+    if not found:
+        return None, None, f"{path}: {NO_LABEL} {class_set.description} (Dx: {','.join(record.dx) or 'none'})"
+    return preprocess.prepare_counts(record.signal, record.fs), class_set.vector(found), None
 
 
-def build_cache(data_dir: str | Path, cache_dir: str | Path, workers: int | None = None) -> Path:
-    """Return the path of an up-to-date cache for data_dir, building it (atomically) when needed.
+def build_cache(data_dir: str | Path, cache_dir: str | Path, workers: int | None = None,
+                class_set: ClassSet | None = None) -> Path:
+    """Return the path of an up-to-date cache for data_dir (and its sub-folders) labelled with `class_set`
+    (default cpsc2018), building it (atomically) when needed.
 
     Unreadable and unlabeled records are skipped with one warning each; the list is kept in the cache so a reused
     cache reports them again.
     """
     data_dir = Path(data_dir)
-    names = training_record_names(data_dir)
-    path = Path(cache_dir) / f"records-{cache_key(data_dir, names)}.h5"
+    class_set = class_set or class_sets.get(class_sets.DEFAULT)
+    records = training_records(data_dir)
+    names = list(records)
+    path = Path(cache_dir) / f"records-{cache_key(data_dir, records, class_set)}.h5"
     if path.exists():
         try:
             with h5py.File(path, "r") as f:
@@ -100,7 +112,7 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, workers: int | None
         logger.debug(f"reusing the cache {path} ({len(names)} record files, {len(skipped)} skipped)")
         for reason in skipped:
             logger.warning(f"skipped {reason}")
-        _summarise(len(names), skipped)
+        _summarise(len(names), skipped, class_set)
         return path
     logger.debug(f"building the cache {path} from {len(names)} record names in {data_dir}")
     workers = workers or min(4, cpu_cores())
@@ -108,11 +120,12 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, workers: int | None
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         signals = f.create_group("signals")
         lengths = np.zeros(len(names), dtype=np.int64)
-        labels = np.zeros((len(names), len(CLASSES)), dtype=np.uint8)
+        labels = np.zeros((len(names), len(class_set.classes)), dtype=np.uint8)
         kept: list[str] = []
         # One task per record and a bounded window of them in flight: results wait in memory only until written.
         with ProcessPoolExecutor(workers) if workers > 1 and len(names) > 64 else ThreadPoolExecutor(1) as pool:
-            ahead = read_ahead(pool, _load_one, [data_dir / name for name in names], window=4 * workers)
+            ahead = read_ahead(pool, partial(_load_one, class_set=class_set), list(records.values()),
+                               window=4 * workers)
             for record_path, future in tqdm(ahead, total=len(names), desc="caching records", unit="rec",
                                             disable=not log.progress_bars(), file=sys.stderr):
                 signal, label, reason = future.result()
@@ -130,14 +143,17 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, workers: int | None
         f.create_dataset("names", data=np.array(kept, dtype=object), dtype=h5py.string_dtype())
         f.attrs["count"] = len(kept)
         f.attrs["skipped"] = json.dumps(skipped)
-    _summarise(len(names), skipped)
+        f.attrs["class_set"] = class_set.name
+    _summarise(len(names), skipped, class_set)
     return path
 
 
-def _summarise(total: int, skipped: list[str]) -> None:
+def _summarise(total: int, skipped: list[str], class_set: ClassSet) -> None:
     if skipped:
-        logger.warning(f"skipped {len(skipped)} of {total} records (unreadable or without one of the nine labels); "
-                       f"training on {total - len(skipped)}")
+        unlabelled = sum(f": {NO_LABEL} " in reason for reason in skipped)
+        logger.warning(f"skipped {len(skipped)} of {total} records ({len(skipped) - unlabelled} unreadable, "
+                       f"{unlabelled} without a label among {class_set.description}); training on "
+                       f"{total - len(skipped)}")
 
 
 @dataclass
@@ -148,6 +164,7 @@ class CachedRecords:
     names: list[str]
     labels: np.ndarray  # (n, classes) float32
     lengths: np.ndarray  # (n,) samples at 500 Hz
+    class_set: ClassSet  # what the label columns are
 
     @classmethod
     def open(cls, path: str | Path) -> CachedRecords:
@@ -157,9 +174,10 @@ class CachedRecords:
                 names = [n.decode() if isinstance(n, bytes) else n for n in f["names"][:count]]
                 labels = f["labels"][:count].astype(np.float32)
                 lengths = f["lengths"][:count].astype(np.int64)
+                class_set = class_sets.get(str(f.attrs.get("class_set", class_sets.DEFAULT)))
         except (OSError, KeyError, ValueError) as error:
             raise _unreadable(Path(path), error) from None
-        return cls(Path(path), names, labels, lengths)
+        return cls(Path(path), names, labels, lengths, class_set)
 
     def _read(self, f: h5py.File, index: int) -> np.ndarray:
         """The whole record as stored: int16 microvolts, (12, samples)."""

@@ -25,7 +25,7 @@ from torch import nn
 
 from team_code import log
 from team_code.atomic import atomic_path
-from team_code.inference import Ensemble
+from team_code.inference import Ensemble, activation
 from team_code.labels import CLASSES
 from team_code.model_dir import ModelError
 from team_code.preprocess import FS, LENGTH, prepare_signal, window
@@ -41,14 +41,16 @@ GRID_MINOR, GRID_MAJOR = "#fbd9d9", "#f09a9a"
 
 
 class _MeanProbability(nn.Module):
-    """The ensemble's probabilities as a differentiable function: mean over folds of the softmax outputs."""
+    """The ensemble's probabilities as a differentiable function: mean over folds of the outputs' probabilities
+    (softmax or sigmoids, as the model was trained: inference.activation)."""
 
-    def __init__(self, models: list[nn.Module]) -> None:
+    def __init__(self, models: list[nn.Module], loss: str = "softmax") -> None:
         super().__init__()
         self.models = nn.ModuleList(models)
+        self.loss = loss
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([torch.softmax(m(x).float(), dim=1) for m in self.models]).mean(dim=0)
+        return torch.stack([activation(m(x), self.loss) for m in self.models]).mean(dim=0)
 
 
 @dataclass
@@ -62,12 +64,13 @@ class Explanation:
     labelled: np.ndarray          # binary outputs, as the driver writes them
     thresholds: np.ndarray
     attributions: dict[str, np.ndarray]  # class -> (samples,) summed over leads, smoothed
+    classes: list[str]            # the model's classes, in the order of `probabilities`
 
 
 def attribute(ensemble: Ensemble, prepared: np.ndarray, classes: list[str], steps: int = STEPS
               ) -> dict[str, np.ndarray]:
     """Integrated gradients of each class's ensemble probability, summed over leads and smoothed (see module doc)."""
-    model = _MeanProbability(ensemble.models).eval()
+    model = _MeanProbability(ensemble.models, ensemble.loss).eval()
     x = torch.from_numpy(np.ascontiguousarray(prepared[None], dtype=np.float32)).to(ensemble.device)
     explainer = IntegratedGradients(model)
     width = max(1, int(round(SMOOTH_SECONDS * FS)))
@@ -75,8 +78,8 @@ def attribute(ensemble: Ensemble, prepared: np.ndarray, classes: list[str], step
     out = {}
     with torch.backends.cudnn.flags(enabled=False):  # cuDNN's LSTM has no backward pass in eval mode
         for cls in classes:
-            values = explainer.attribute(x, baselines=torch.zeros_like(x), target=CLASSES.index(cls), n_steps=steps,
-                                         internal_batch_size=8)
+            values = explainer.attribute(x, baselines=torch.zeros_like(x), target=ensemble.classes.index(cls),
+                                         n_steps=steps, internal_batch_size=8)
             out[cls] = np.convolve(values[0].sum(dim=0).detach().cpu().numpy(), kernel, mode="same")
     return out
 
@@ -95,7 +98,7 @@ def explain(ensemble: Ensemble, record_path: str | Path, classes: list[str] | No
     chosen = classes or [c for c, on in zip(ensemble.classes, labelled) if on]
     seconds = min(record.signal.shape[1] / record.fs, prepared.shape[1] / FS)
     return Explanation(record.name, prepared, seconds, probabilities, labelled, ensemble.thresholds,
-                       attribute(ensemble, prepared, chosen, steps))
+                       attribute(ensemble, prepared, chosen, steps), list(ensemble.classes))
 
 
 def _grid(ax, x0: float, x1: float, y0: float, y1: float) -> None:
@@ -173,12 +176,13 @@ def draw(explanation: Explanation, path: str | Path) -> None:
             sel = (t >= start) & (t < min(start + page, e.seconds))
             band.imshow(a[sel][None, :], aspect="auto", cmap="Reds", vmin=0, vmax=1,
                         extent=(t[sel][0], t[sel][-1], 0, 1), interpolation="nearest")
-            k = CLASSES.index(cls)
+            k = e.classes.index(cls)
             band.set_ylabel(f"{cls}\n{e.probabilities[k]:.2f}", rotation=0, ha="right", va="center", fontsize=9)
             band.set_yticks([])
             band.set_xlim(start - 0.4, start + page)
             band.tick_params(labelbottom=False)
-    on = [f"{c} {p:.2f} (thr {th:.2f})" for c, p, th, b in zip(CLASSES, e.probabilities, e.thresholds, e.labelled) if b]
+    on = [f"{c} {p:.2f} (thr {th:.2f})"
+          for c, p, th, b in zip(e.classes, e.probabilities, e.thresholds, e.labelled) if b]
     fig.suptitle(f"{e.name}: labelled {', '.join(on)}\n25 mm/s, 10 mm/mV, calibration 1 mV; red bands: where the "
                  f"record raised each class's probability (integrated gradients, summed over leads)",
                  fontsize=11, x=0.07, ha="left")
@@ -186,20 +190,29 @@ def draw(explanation: Explanation, path: str | Path) -> None:
     plt.close(fig)
 
 
+def _model_class(ensemble: Ensemble, name: str) -> str:
+    """The model's class that `name` (a class name in any case, or a code of it) names; ModelError otherwise."""
+    cls = ensemble.class_set.token_class.get(name.strip().upper())
+    if cls is None:
+        raise ModelError(f"--class {name}: not one of the model's classes ({', '.join(ensemble.classes)})")
+    return cls
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m team_code.explain", description=__doc__.splitlines()[0])
     parser.add_argument("model_dir", help="folder written by train_model.py")
     parser.add_argument("record", help="NAME.hea or NAME.mat of the record")
     parser.add_argument("--out", help="PNG to write (default NAME_explained.png in the working directory)")
-    parser.add_argument("--class", dest="classes", action="append", choices=CLASSES, metavar="NAME",
-                        help="explain this class instead of the predicted ones "
-                             f"(repeatable; one of {', '.join(CLASSES)})")
+    parser.add_argument("--class", dest="classes", action="append", metavar="NAME",
+                        help="explain this class instead of the predicted ones (repeatable; one of the model's "
+                             f"classes: {', '.join(CLASSES)}, or a SNOMED CT code of a cinc2020 model)")
     log.add_arguments(parser)
     args = parser.parse_args(argv)
     log.configure(quiet=args.quiet, verbose=args.verbose)
     try:
         ensemble = Ensemble.load(args.model_dir)
-        explanation = explain(ensemble, args.record, args.classes)
+        classes = [_model_class(ensemble, name) for name in args.classes] if args.classes else None
+        explanation = explain(ensemble, args.record, classes)
     except (ModelError, RecordError) as error:
         logger.error(f"error: {error}")
         return 1

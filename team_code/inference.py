@@ -10,14 +10,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from team_code import class_sets, preprocess
 from team_code import model_dir as model_files
-from team_code import preprocess
-from team_code.labels import CLASSES
+from team_code.class_sets import ClassSet
 from team_code.thresholds import apply_thresholds
 
-# The class whose probability is the smallest over a record's windows (the record is normal only if every
-# window is); every other class takes its largest (one abnormal window is enough).
-NORMAL = "Normal"
+CPSC2018 = class_sets.get("cpsc2018")
 
 
 def pick_device() -> torch.device:
@@ -27,59 +25,75 @@ def pick_device() -> torch.device:
     return torch.device("cpu")
 
 
-def predict_probabilities(model: torch.nn.Module, signals: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Softmax class probabilities for a batch (on `device`); bf16 autocast on GPU."""
+def activation(logits: torch.Tensor, loss: str = "softmax") -> torch.Tensor:
+    """Class probabilities from the network's logits as the loss trained them: one softmax over the classes
+    (they compete) or an independent sigmoid per class (bce)."""
+    return torch.sigmoid(logits.float()) if loss == "bce" else torch.softmax(logits.float(), dim=1)
+
+
+def predict_probabilities(model: torch.nn.Module, signals: torch.Tensor, device: torch.device,
+                          loss: str = "softmax") -> torch.Tensor:
+    """Class probabilities for a batch (on `device`); bf16 autocast on GPU."""
     model.eval()
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         logits = model(signals.to(device, non_blocking=True))
-    return torch.softmax(logits.float(), dim=1)
+    return activation(logits, loss)
 
 
-def combine_windows(probabilities: np.ndarray, classes: Sequence[str] = CLASSES) -> np.ndarray:
-    """A record's probabilities from its windows' (windows, classes): max per class, min for the normal class."""
+def combine_windows(probabilities: np.ndarray, class_set: ClassSet = CPSC2018) -> np.ndarray:
+    """A record's probabilities from its windows' (windows, classes): max per class (one abnormal window is
+    enough), min for the class set's normal class (the record is normal only if every window is)."""
     combined = probabilities.max(axis=0)
-    if NORMAL in classes:
-        combined[list(classes).index(NORMAL)] = probabilities[:, list(classes).index(NORMAL)].min()
+    combined[class_set.normal_index] = probabilities[:, class_set.normal_index].min()
     return combined
 
 
 def predict_signals(models: Sequence[torch.nn.Module], signals: Sequence[np.ndarray], device: torch.device,
-                    batch_size: int = 32) -> np.ndarray:
+                    batch_size: int = 32, class_set: ClassSet = CPSC2018, loss: str = "softmax") -> np.ndarray:
     """(records, classes) probabilities for prepared whole records (preprocess.prepare_signal): every 20-s window
     of every record through every model, the models' probabilities averaged, then the windows combined."""
     if len(signals) == 0:
-        return np.zeros((0, len(CLASSES)))
+        return np.zeros((0, len(class_set.classes)))
     windows = [preprocess.windows(s) for s in signals]
     stacked = np.concatenate(windows)
     parts = []
     for start in range(0, len(stacked), batch_size):
         x = torch.from_numpy(stacked[start:start + batch_size])
-        parts.append((sum(predict_probabilities(m, x, device) for m in models) / len(models)).cpu().numpy())
+        parts.append((sum(predict_probabilities(m, x, device, loss) for m in models) / len(models)).cpu().numpy())
     per_window = np.concatenate(parts)
     bounds = np.cumsum([0] + [len(w) for w in windows])
-    return np.stack([combine_windows(per_window[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+    return np.stack([combine_windows(per_window[a:b], class_set) for a, b in zip(bounds[:-1], bounds[1:])])
 
 
 @dataclass
 class Ensemble:
-    """The fold models of one MODEL_DIR, averaged, with the tuned thresholds."""
+    """The fold models of one MODEL_DIR, averaged, with the tuned thresholds (one per class)."""
 
     models: list[torch.nn.Module]
     thresholds: np.ndarray
-    classes: list[str]
+    classes: list[str]            # the network's outputs, in order
     config: dict
     device: torch.device
+    class_set: ClassSet = CPSC2018
+    loss: str = "softmax"
 
     @classmethod
     def load(cls, model_dir: str | Path, device: torch.device | None = None) -> Ensemble:
         """Check MODEL_DIR completely (model_dir.load; ModelError) before any record is processed, load every fold."""
         device = device or pick_device()
         models, thresholds, config = model_files.load(model_dir)
-        return cls([m.to(device) for m in models], thresholds, list(CLASSES), config, device)
+        class_set = model_files.class_set_of(config)
+        return cls([m.to(device) for m in models], thresholds, list(class_set.classes), config, device, class_set,
+                   model_files.loss_of(config))
+
+    @property
+    def columns(self) -> list[str]:
+        """The output file's class row (class_set.to_columns maps per-class values onto it)."""
+        return list(self.class_set.columns)
 
     def predict(self, signals: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities (records, classes) for prepared whole records of any length (predict_signals)."""
-        return predict_signals(self.models, signals, self.device)
+        return predict_signals(self.models, signals, self.device, class_set=self.class_set, loss=self.loss)
 
     def classify(self, probabilities: np.ndarray) -> np.ndarray:
         return apply_thresholds(probabilities, self.thresholds)

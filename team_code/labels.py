@@ -25,6 +25,14 @@ SNOMED_TO_CLASS: dict[str, str] = {
     "164931005": "STE",
 }
 
+# One SNOMED CT code per class, for writing generated records as the CinC 2020 release labels them (#Dx codes):
+# the code CinC 2020 scores where it scores the class (RBBB as CPSC 2018's 59118001, the second code of its
+# pair); STD and STE are not scored in the final phase.
+CLASS_TO_SNOMED: dict[str, str] = {
+    "AF": "164889003", "I-AVB": "270492004", "LBBB": "164909002", "Normal": "426783006", "PAC": "284470004",
+    "PVC": "427172004", "RBBB": "59118001", "STD": "429622005", "STE": "164931005",
+}
+
 # REFERENCE.csv of the original CPSC 2018 release numbers the classes 1-9.
 CPSC_NUMBER_TO_CLASS: dict[int, str] = {
     1: "Normal", 2: "AF", 3: "I-AVB", 4: "LBBB", 5: "RBBB", 6: "PAC", 7: "PVC", 8: "STD", 9: "STE",

@@ -3,8 +3,10 @@
     fold_K.pt        fold K's best weights (a state_dict; loaded with weights_only=True)
     fold_K.json      fold K's history, validation records and probabilities, the run's fingerprint and the
                      SHA-256 of fold_K.pt (written after it: its presence marks the fold finished)
-    thresholds.json  the tuned threshold of each class
-    config.json      architecture, preprocessing, classes, fold count, fingerprint, thresholds (written last)
+    thresholds.json  the tuned threshold of each class (the network's classes: for cinc2020, a pair's first code)
+    config.json      architecture, preprocessing, class set and its classes, loss, fold count, fingerprint,
+                     thresholds (written last); a config without "class_set" and "loss" (written before they
+                     existed) is a cpsc2018 softmax model
 
 Every write is atomic and fsynced. A run whose fingerprint differs from the config.json it finds deletes that
 config.json first, so until it finishes the directory is incomplete rather than a mix of two runs. Loading checks
@@ -25,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from team_code import preprocess
+from team_code import class_sets, preprocess
 from team_code.atomic import atomic_path, remove, write_text
-from team_code.labels import CLASSES
+from team_code.class_sets import ClassSet
 from team_code.model import ARCHITECTURES, build_model
 from team_code.results import FoldResult
 
@@ -46,10 +48,21 @@ class ModelError(RuntimeError):
     file and why."""
 
 
-def code_settings() -> dict:
+def code_settings(class_set: ClassSet | None = None) -> dict:
     """What a model must have been trained with for this code to feed it the same inputs and read its outputs."""
+    class_set = class_set or class_sets.get(class_sets.DEFAULT)
     return {"format_version": FORMAT_VERSION, "sampling_rate": preprocess.FS, "length": preprocess.LENGTH,
-            "preprocess_version": preprocess.VERSION, "classes": list(CLASSES)}
+            "preprocess_version": preprocess.VERSION, "classes": list(class_set.classes)}
+
+
+def class_set_of(config: dict) -> ClassSet:
+    """The class set a (checked) config was trained for."""
+    return class_sets.get(config.get("class_set", class_sets.DEFAULT))
+
+
+def loss_of(config: dict) -> str:
+    """The loss a (checked) config was trained with, which decides how its logits become probabilities."""
+    return config.get("loss", "softmax")
 
 
 def fingerprint(data_key: str, options: dict) -> str:
@@ -127,12 +140,14 @@ def ensure_fold(model_dir: Path, result: FoldResult) -> None:
 
 
 def write_model(model_dir: Path, *, arch: str, folds: int, run_fingerprint: str, thresholds: np.ndarray,
-                training: dict, records: int) -> None:
+                training: dict, records: int, class_set: str = class_sets.DEFAULT, loss: str = "softmax") -> None:
     """thresholds.json, then config.json: the last file written, whose presence says the model is complete."""
-    values = {c: float(t) for c, t in zip(CLASSES, thresholds)}
+    chosen = class_sets.get(class_set)
+    values = {c: float(t) for c, t in zip(chosen.classes, thresholds)}
     write_text(Path(model_dir) / THRESHOLDS, json.dumps(values, indent=2))
     config = {
-        **code_settings(), "arch": arch, "folds": folds, "fingerprint": run_fingerprint, "thresholds": values,
+        **code_settings(chosen), "class_set": class_set, "loss": loss, "arch": arch, "folds": folds,
+        "fingerprint": run_fingerprint, "thresholds": values,
         "training": training, "records": records,
         "versions": {"python": platform.python_version(),
                      **{p: _version(p) for p in ("torch", "numpy", "scipy", "h5py")}},
@@ -165,7 +180,13 @@ def _check_config(path: Path, config: dict) -> None:
     if config.get("format_version") != FORMAT_VERSION:
         raise ModelError(f"{path}: model format version {config.get('format_version')!r} is not the supported "
                          f"version {FORMAT_VERSION}; retrain with this code")
-    for key, expected in code_settings().items():
+    name = config.get("class_set", class_sets.DEFAULT)
+    if not isinstance(name, str) or name not in class_sets.CLASS_SETS:
+        raise ModelError(f"{path}: class set {name!r} is not one this code knows ({', '.join(class_sets.CLASS_SETS)}); "
+                         "retrain with this code")
+    if loss_of(config) not in class_sets.LOSSES:
+        raise ModelError(f"{path}: loss {loss_of(config)!r} is not one of {', '.join(class_sets.LOSSES)}")
+    for key, expected in code_settings(class_sets.get(name)).items():
         if config.get(key) != expected:
             raise ModelError(f"{path}: {key} is {config.get(key)!r} but this code uses {expected!r}; "
                              "retrain with this code")
@@ -180,10 +201,11 @@ def _check_config(path: Path, config: dict) -> None:
 
 def _read_thresholds(path: Path, config: dict) -> np.ndarray:
     thresholds = _read_json(path)
-    values = [thresholds.get(c) for c in CLASSES]
+    classes = class_set_of(config).classes
+    values = [thresholds.get(c) for c in classes]
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-        raise ModelError(f"{path}: needs a finite threshold for each of {list(CLASSES)}")
-    if {c: float(v) for c, v in zip(CLASSES, values)} != config.get("thresholds"):
+        raise ModelError(f"{path}: needs a finite threshold for each of {list(classes)}")
+    if {c: float(v) for c, v in zip(classes, values)} != config.get("thresholds"):
         raise ModelError(f"{path}: differs from the thresholds in {CONFIG} (files from different training runs)")
     return np.array(values, dtype=np.float64)
 
@@ -200,7 +222,7 @@ def _load_weights(model_dir: Path, fold: int, config: dict) -> torch.nn.Module:
     if _sha256(data) != summary.get("weights_sha256"):
         raise ModelError(f"{weights}: not the weights {summary_path.name} was written with (damaged, or from "
                          "another run)")
-    model = build_model(config["arch"], len(CLASSES))
+    model = build_model(config["arch"], len(class_set_of(config).classes))
     try:
         model.load_state_dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
     except Exception as error:  # foreign pickle, wrong shapes
@@ -209,8 +231,8 @@ def _load_weights(model_dir: Path, fold: int, config: dict) -> torch.nn.Module:
 
 
 def load(model_dir: str | Path) -> tuple[list[torch.nn.Module], np.ndarray, dict]:
-    """(fold models on the CPU, thresholds in CLASSES order, config) of a complete, consistent MODEL_DIR made for
-    this code; ModelError naming the file and the problem otherwise. Reads everything before returning."""
+    """(fold models on the CPU, thresholds in the class set's order, config) of a complete, consistent MODEL_DIR
+    made for this code; ModelError naming the file and the problem otherwise. Reads everything before returning."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise ModelError(f"{model_dir}: model directory not found")

@@ -35,10 +35,13 @@ def _prepare(directory: Path, name: str) -> np.ndarray:
 
 
 def label_signals(ensemble: Ensemble, signals: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(binary labels as int, probabilities in [0, 1] in the ensemble's precision) per prepared signal: what every
-    output holds, whether driver.py or the organisers' harness (run_12ECG_classifier.py) writes it."""
+    """(binary labels as int, probabilities in [0, 1] in the ensemble's precision) per prepared signal, in the
+    columns of the output file (ensemble.columns): what every output holds, whether driver.py or the organisers'
+    harness (run_12ECG_classifier.py) writes it."""
     probabilities = ensemble.predict(signals)
-    return ensemble.classify(probabilities).astype(int), np.clip(probabilities, 0.0, 1.0)
+    binary = ensemble.classify(probabilities).astype(int)
+    to_columns = ensemble.class_set.to_columns
+    return to_columns(binary), to_columns(np.clip(probabilities, 0.0, 1.0))
 
 
 def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | Path, batch_size: int = 16
@@ -64,7 +67,7 @@ def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | 
         binaries, probabilities = label_signals(ensemble, batch)
         for name, binary, prob in zip(batch_names, binaries, probabilities):
             try:
-                write_output(output_dir, name, ensemble.classes, binary, prob)
+                write_output(output_dir, name, ensemble.columns, binary, prob)
             except OutputError as error:  # NaN probabilities: this record has no answer, the others may
                 failures.append((name, str(error)))
                 logger.error(f"error: record {name}: {error}")

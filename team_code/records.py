@@ -5,6 +5,7 @@ driver can report it and go on with the next record.
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -377,6 +378,29 @@ def record_from_val(name: str, header: Header, val: object, source: object) -> R
         raise _error(source, "signal contains NaN or Inf")
     return Record(name=name, signal=signal, fs=header.fs, age=header.age, sex=header.sex,
                   labels=header.labels, dx=header.dx)
+
+
+def find_records(directory: str | Path) -> dict[str, Path]:
+    """name: base path (without suffix) of every record with a .hea or a .mat file in the directory and its
+    sub-folders (the released data has a folder per source and sub-folders of a few thousand records), sorted by
+    name; hidden files and folders are ignored. Two records of the same name in different folders are a
+    RecordError naming both: their outputs and cache entries would collide."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise _error(directory, "not a directory")
+    found: dict[str, Path] = {}
+    for folder, subfolders, files in os.walk(directory):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for file in files:
+            stem, suffix = os.path.splitext(file)
+            if suffix not in (".hea", ".mat") or file.startswith("."):
+                continue
+            base = Path(folder) / stem
+            if found.setdefault(stem, base) != base:
+                first, second = sorted((found[stem], base))
+                raise _error(directory, f"two records named {stem}: {first} and {second} (names must be unique "
+                                        "across sub-folders)")
+    return dict(sorted(found.items()))
 
 
 def record_names(directory: str | Path) -> list[str]:

@@ -3,32 +3,39 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from team_code import metrics
+from team_code import challenge2020, metrics
 from team_code.atomic import write_text
-from team_code.labels import CLASSES
+from team_code.labels import CLASSES  # the default: cpsc2018
 from team_code.results import ClassScores, CVReport
 from team_code.thresholds import apply_thresholds
 
 
-def write_oof(path: Path, names: list[str], fold_of: np.ndarray, labels: np.ndarray, probabilities: np.ndarray) -> None:
-    """One row per training record: its fold, true labels (0/1) and out-of-fold probabilities."""
+def write_oof(path: Path, names: list[str], fold_of: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
+              classes: Sequence[str] = CLASSES) -> None:
+    """One row per training record: its fold, true labels (0/1) and out-of-fold probabilities, per class."""
     out = io.StringIO()
-    out.write(",".join(["record", "fold", *(f"label_{c}" for c in CLASSES), *(f"prob_{c}" for c in CLASSES)]) + "\n")
+    out.write(",".join(["record", "fold", *(f"label_{c}" for c in classes), *(f"prob_{c}" for c in classes)]) + "\n")
     for name, fold, label, prob in zip(names, fold_of, labels, probabilities):
         out.write(",".join([name, str(int(fold)), *(str(int(v)) for v in label), *(f"{p:.6f}" for p in prob)]) + "\n")
     write_text(path, out.getvalue())
 
 
-def cv_report(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray, folds: list[dict]
-              ) -> CVReport:
+def cv_report(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray, folds: list[dict],
+              classes: Sequence[str] = CLASSES, objective: str = "f2g2") -> CVReport:
     """Scores of the out-of-fold predictions with the tuned thresholds, exactly as evaluate.py scores; `folds` is
-    each fold's FoldResult.summary()."""
+    each fold's FoldResult.summary(). For the challenge2020 objective (`classes` being SNOMED CT codes) the
+    Challenge metric is added."""
     labels = np.asarray(labels, dtype=bool)
     binary = apply_thresholds(probabilities, thresholds)
+    challenge = None
+    if objective == "challenge2020":
+        challenge = challenge2020.challenge_metric(challenge2020.merge_columns(classes, labels)[0],
+                                                   challenge2020.merge_columns(classes, binary)[0])
     measures = metrics.beta_measures(labels, binary)
     auroc, auprc = metrics.auc(labels, probabilities)
     return CVReport(
@@ -36,11 +43,11 @@ def cv_report(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndar
         f2=float(measures["f_beta"]), g2=float(measures["g_beta"]),
         accuracy=float(measures["accuracy"]), f_measure=float(measures["f_measure"]),
         auroc=float(auroc), auprc=float(auprc),
-        thresholds={c: float(t) for c, t in zip(CLASSES, thresholds)},
+        thresholds={c: float(t) for c, t in zip(classes, thresholds)},
         per_class={c: ClassScores(n=int(labels[:, k].sum()), precision=float(measures["precision"][k]),
                                   recall=float(measures["recall"][k]), f2=float(measures["f_beta_per_class"][k]),
-                                  g2=float(measures["g_beta_per_class"][k])) for k, c in enumerate(CLASSES)},
-        folds=folds,
+                                  g2=float(measures["g_beta_per_class"][k])) for k, c in enumerate(classes)},
+        folds=folds, challenge_metric=challenge,
     )
 
 
@@ -51,6 +58,8 @@ def to_markdown(report: CVReport) -> str:
              "", "| F2 | G2 | mean(F2, G2) | AUROC | AUPRC | Accuracy | F-measure |", "|---|---|---|---|---|---|---|",
              f"| {report.f2:.3f} | {report.g2:.3f} | {(report.f2 + report.g2) / 2:.3f} | {report.auroc:.3f} "
              f"| {report.auprc:.3f} | {report.accuracy:.3f} | {report.f_measure:.3f} |", "",
+             *([f"Challenge metric (CinC 2020 final phase): {report.challenge_metric:.3f}", ""]
+               if report.challenge_metric is not None else []),
              "| Class | n | Precision | Recall | F2 | G2 | Threshold |", "|---|---|---|---|---|---|---|"]
     for c, row in report.per_class.items():
         lines.append(f"| {c} | {row.n} | {row.precision:.3f} | {row.recall:.3f} | {row.f2:.3f} "

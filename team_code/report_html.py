@@ -15,14 +15,15 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from team_code import confidence, figures, log
+from team_code import class_sets, confidence, figures, log
 from team_code.atomic import atomic_path, write_text
-from team_code.labels import CLASSES
+from team_code.labels import CLASSES  # the default: cpsc2018
 from team_code.metrics import BETA
 from team_code.results import FoldResult
 from team_code.thresholds import apply_thresholds
@@ -49,24 +50,24 @@ class ScoredSet:
     folds: list[dict] | None = None       # cross-validation: each fold's training history
 
 
-def read_oof(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+def read_oof(path: Path, classes: Sequence[str] = CLASSES) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """(names, fold of each record, labels, out-of-fold probabilities to 6 decimals) from MODEL_DIR/oof.csv."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
     except OSError as error:
         raise ReportError(f"{path}: cannot read ({error.strerror or error})") from None
-    expected = ["record", "fold", *(f"label_{c}" for c in CLASSES), *(f"prob_{c}" for c in CLASSES)]
+    expected = ["record", "fold", *(f"label_{c}" for c in classes), *(f"prob_{c}" for c in classes)]
     if not rows or rows[0] != expected:
         raise ReportError(f"{path}: header is not {','.join(expected)}")
     try:
         body = np.array([[float(v) for v in row[1:]] for row in rows[1:]],
-                        dtype=np.float64).reshape(-1, 1 + 2 * len(CLASSES))
+                        dtype=np.float64).reshape(-1, 1 + 2 * len(classes))
     except ValueError:
-        raise ReportError(f"{path}: every row needs a record name, a fold and {2 * len(CLASSES)} numbers") from None
+        raise ReportError(f"{path}: every row needs a record name, a fold and {2 * len(classes)} numbers") from None
     if not len(body):
         raise ReportError(f"{path}: no records")
-    k = len(CLASSES)
+    k = len(classes)
     return [row[0] for row in rows[1:]], body[:, 0].astype(int), body[:, 1:1 + k] > 0.5, body[:, 1 + k:]
 
 
@@ -87,12 +88,13 @@ def from_model_dir(model_dir: str | Path) -> ScoredSet:
     each fold's history and full-precision validation probabilities from fold_K.json (oof.csv rounds them to 6
     decimals, which can merge ties and move AUROC in the 4th decimal; these are the values cv_report.json used)."""
     model_dir = Path(model_dir)
-    names, fold_of, labels, probabilities = read_oof(model_dir / "oof.csv")
+    classes = _classes_of(model_dir)
+    names, fold_of, labels, probabilities = read_oof(model_dir / "oof.csv", classes)
     tuned = _read_json(model_dir / "thresholds.json")
     try:
-        thresholds = np.array([float(tuned[c]) for c in CLASSES])
+        thresholds = np.array([float(tuned[c]) for c in classes])
     except (KeyError, TypeError, ValueError):
-        raise ReportError(f"{model_dir / 'thresholds.json'}: needs a number for each of {', '.join(CLASSES)}") from None
+        raise ReportError(f"{model_dir / 'thresholds.json'}: needs a number for each of {', '.join(classes)}") from None
     row = {name: i for i, name in enumerate(names)}
     folds = []
     for fold in range(int(fold_of.max()) + 1):
@@ -102,15 +104,24 @@ def from_model_dir(model_dir: str | Path) -> ScoredSet:
             result = FoldResult.from_json(data)
             rows = [row[name] for name in result.records]
             if (sorted(rows) != np.flatnonzero(fold_of == fold).tolist()
-                    or result.probabilities.shape != (len(rows), len(CLASSES))):
+                    or result.probabilities.shape != (len(rows), len(classes))):
                 raise ValueError
             probabilities[rows] = result.probabilities
             folds.append({"fold": result.fold, "best_epoch": result.best_epoch,
                           "best_val_cross_entropy": result.best_val_cross_entropy, "history": result.history})
         except (KeyError, TypeError, ValueError):
             raise ReportError(f"{path}: its records, probabilities or history do not match oof.csv") from None
-    return ScoredSet(f"Cross-validation report: {model_dir.resolve().name}", list(CLASSES), labels, probabilities,
+    return ScoredSet(f"Cross-validation report: {model_dir.resolve().name}", list(classes), labels, probabilities,
                      apply_thresholds(probabilities, thresholds), thresholds, "tuned threshold", fold_of, folds)
+
+
+def _classes_of(model_dir: Path) -> tuple[str, ...]:
+    """The classes of the model's class set (config.json; cpsc2018 when it names none)."""
+    name = _read_json(model_dir / "config.json").get("class_set", class_sets.DEFAULT)
+    try:
+        return class_sets.get(name).classes
+    except (ValueError, TypeError):
+        raise ReportError(f"{model_dir / 'config.json'}: unknown class set {name!r}") from None
 
 
 def thresholds_from_outputs(probabilities: np.ndarray, binary: np.ndarray) -> np.ndarray:

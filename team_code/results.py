@@ -85,14 +85,23 @@ class CVReport:
     thresholds: dict[str, float]
     per_class: dict[str, ClassScores]
     folds: list[dict[str, Any]]            # FoldResult.summary() of each fold, in fold order
+    challenge_metric: float | None = None  # cinc2020 models only (absent from the JSON otherwise)
+
+    def headline(self) -> str:
+        """The scores a finished training prints: F2 and G2, and the Challenge metric for a cinc2020 model."""
+        text = f"F2 {self.f2:.3f}, G2 {self.g2:.3f}"
+        return text if self.challenge_metric is None else f"{text}, Challenge metric {self.challenge_metric:.3f}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"records": self.records, "f2": self.f2, "g2": self.g2, "accuracy": self.accuracy,
-                "f_measure": self.f_measure, "auroc": self.auroc, "auprc": self.auprc,
-                "thresholds": dict(self.thresholds),
-                "per_class": {c: {"n": s.n, "precision": s.precision, "recall": s.recall, "f2": s.f2, "g2": s.g2}
-                              for c, s in self.per_class.items()},
-                "folds": self.folds}
+        out = {"records": self.records, "f2": self.f2, "g2": self.g2, "accuracy": self.accuracy,
+               "f_measure": self.f_measure, "auroc": self.auroc, "auprc": self.auprc,
+               "thresholds": dict(self.thresholds),
+               "per_class": {c: {"n": s.n, "precision": s.precision, "recall": s.recall, "f2": s.f2, "g2": s.g2}
+                             for c, s in self.per_class.items()},
+               "folds": self.folds}
+        if self.challenge_metric is not None:
+            out["challenge_metric"] = self.challenge_metric
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CVReport:
@@ -101,4 +110,4 @@ class CVReport:
                    f_measure=data["f_measure"], auroc=data["auroc"], auprc=data["auprc"],
                    thresholds=dict(data["thresholds"]),
                    per_class={c: ClassScores(**row) for c, row in data["per_class"].items()},
-                   folds=list(data["folds"]))
+                   folds=list(data["folds"]), challenge_metric=data.get("challenge_metric"))

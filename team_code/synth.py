@@ -24,7 +24,7 @@ from scipy import signal as sps
 from tqdm import tqdm
 
 from team_code import log
-from team_code.labels import CLASSES
+from team_code.labels import CLASS_TO_SNOMED, CLASSES
 from team_code.records import STANDARD_LEADS, write_record
 
 # First labels of the 6,877 CPSC 2018 training records.
@@ -874,10 +874,12 @@ def _record_rng(seed: int, index: int) -> np.random.Generator:
 
 
 def generate_dataset(out_dir: str | Path, n: int, seed: int, min_seconds: float = 6.0, max_seconds: float = 60.0,
-                     prefix: str = "S") -> list[str]:
+                     prefix: str = "S", snomed: bool = False) -> list[str]:
     """Write n records PREFIX00001.hea/.mat ... into out_dir (CinC 2020 format); return their names.
 
-    Record i depends only on (seed, i); durations outside [min_seconds, max_seconds] are clipped to it.
+    Record i depends only on (seed, i); durations outside [min_seconds, max_seconds] are clipped to it. With
+    snomed the #Dx lines hold SNOMED CT codes (labels.CLASS_TO_SNOMED) instead of class names, as the CinC 2020
+    release writes them: the same records, labelled for --classes cinc2020.
     """
     if n < 0 or not 4.0 <= min_seconds <= max_seconds:
         raise ValueError(f"need n >= 0 and 4 <= min_seconds <= max_seconds, got {n}, {min_seconds}, {max_seconds}")
@@ -890,7 +892,8 @@ def generate_dataset(out_dir: str | Path, n: int, seed: int, min_seconds: float 
         seconds = float(np.clip(sample_seconds(rng), min_seconds, max_seconds))
         signal, meta = generate_record(rng, labels, seconds, fs=sample_fs(rng))
         name = f"{prefix}{i + 1:05d}"
-        write_record(out, name, signal, fs=meta["fs"], age=meta["age"], sex=meta["sex"], labels=labels)
+        written = [CLASS_TO_SNOMED[c] for c in labels] if snomed else labels
+        write_record(out, name, signal, fs=meta["fs"], age=meta["age"], sex=meta["sex"], labels=written)
         names.append(name)
     return names
 
@@ -957,6 +960,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-seconds", type=float, default=6.0, help="shortest record (default 6 s)")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="longest record (default 60 s)")
     parser.add_argument("--prefix", default="S", help="record name prefix (default S)")
+    parser.add_argument("--snomed", action="store_true",
+                        help="write SNOMED CT codes in the #Dx lines, as the CinC 2020 release does")
     parser.add_argument("--plot", metavar="FILE.png", help="draw one record per class, 12 leads, into FILE.png")
     log.add_arguments(parser, quiet_help="no progress bar")
     args = parser.parse_args(argv)
@@ -967,7 +972,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         plot_classes(args.plot, seed=args.seed)
     if args.out_dir:
         try:
-            generate_dataset(args.out_dir, args.n, args.seed, args.min_seconds, args.max_seconds, args.prefix)
+            generate_dataset(args.out_dir, args.n, args.seed, args.min_seconds, args.max_seconds, args.prefix,
+                             args.snomed)
         except ValueError as err:
             parser.error(str(err))
     return 0

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +23,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from team_code import distributed, log, report
+from team_code import class_sets, distributed, log, report
 from team_code import model_dir as model_files
 from team_code.augment import augment
 from team_code.cache import CachedRecords, build_cache
 from team_code.folds import stratified_folds
 from team_code.inference import pick_device, predict_signals
-from team_code.labels import CLASSES
 from team_code.model import ARCHITECTURES, build_model
 from team_code.results import CVReport, FoldResult
 from team_code.thresholds import tune_thresholds
@@ -59,18 +59,21 @@ class TrainOptions:
     patience: int | None = None         # epochs without a better validation loss before a fold stops; 0: never
     threads: int | None = None      # torch intra-op threads per process; default: cores / local processes
     cache_dir: str | None = None    # default: MODEL_DIR/cache
+    classes: str = class_sets.DEFAULT  # the class set (team_code.class_sets): "cpsc2018" or "cinc2020"
+    loss: str | None = None             # "softmax" or "bce"; default: the class set's
 
 
 LR_SCHEDULES = ("onecycle", "constant")
 
 
 def with_defaults(options: TrainOptions) -> TrainOptions:
-    """The options with every None training setting replaced by the architecture's default (the only place
-    they are resolved; setting them again changes nothing)."""
+    """The options with every None training setting replaced by the architecture's default (the loss by the
+    class set's; the only place they are resolved; setting them again changes nothing)."""
     arch = ARCHITECTURES[options.arch]
-    return replace(options, **{name: getattr(arch, name) for name in
-                               ("learning_rate", "augment", "class_weights", "lr_schedule", "patience")
-                               if getattr(options, name) is None})
+    loss = options.loss or class_sets.get(options.classes).loss
+    return replace(options, loss=loss, **{name: getattr(arch, name) for name in
+                                          ("learning_rate", "augment", "class_weights", "lr_schedule", "patience")
+                                          if getattr(options, name) is None})
 
 
 def record_weights(labels: np.ndarray) -> np.ndarray:
@@ -93,6 +96,24 @@ def categorical_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> tor
     return -(soft_targets(labels) * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
 
 
+def binary_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-record binary cross-entropy of independent sigmoids, averaged over the classes: each label is its own
+    yes/no, so a record with four labels is not a quarter of each (the softmax target's assumption)."""
+    return F.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none").mean(dim=1)
+
+
+_CRITERIA = {"softmax": categorical_cross_entropy, "bce": binary_cross_entropy}  # class_sets.LOSSES
+
+
+def validation_loss(labels: np.ndarray, probabilities: np.ndarray, loss: str) -> float:
+    """Mean of the training loss's per-record value on combined record probabilities (fold selection)."""
+    if loss == "bce":
+        p = np.clip(probabilities, 1e-7, 1 - 1e-7)
+        return float(-(labels * np.log(p) + (1 - labels) * np.log(1 - p)).mean(axis=1).mean())
+    targets = soft_targets(torch.from_numpy(labels)).numpy()
+    return float(-(targets * np.log(np.clip(probabilities, 1e-7, None))).sum(axis=1).mean())
+
+
 def train(train_dir: str | Path, model_dir: str | Path, options: TrainOptions) -> CVReport | None:
     """Train all folds, tune thresholds and write MODEL_DIR; returns the CV report on rank 0 (None elsewhere)."""
     train_dir, model_dir = Path(train_dir).resolve(), Path(model_dir).resolve()
@@ -100,6 +121,10 @@ def train(train_dir: str | Path, model_dir: str | Path, options: TrainOptions) -
         raise TrainingError(f"{model_dir}: MODEL_DIR must be outside TRAIN_DIR (training never writes into the data)")
     if not train_dir.is_dir():
         raise TrainingError(f"{train_dir}: training directory not found")
+    if options.classes not in class_sets.CLASS_SETS:
+        raise TrainingError(f"unknown class set {options.classes!r} (known: {', '.join(class_sets.CLASS_SETS)})")
+    if options.loss not in (None, *class_sets.LOSSES):
+        raise TrainingError(f"unknown loss {options.loss!r} (known: {', '.join(class_sets.LOSSES)})")
     options = with_defaults(options)
     world = distributed.World.start()
     try:
@@ -118,11 +143,12 @@ def _train(train_dir: Path, model_dir: Path, options: TrainOptions, world: distr
     cache_dir = Path(options.cache_dir) if options.cache_dir else model_dir / "cache"
 
     # One process per machine parses the records; the others wait, then open the same cache.
+    class_set = class_sets.get(options.classes)
     if world.local_rank == 0:
-        cache_path = build_cache(train_dir, cache_dir)
+        cache_path = build_cache(train_dir, cache_dir, class_set=class_set)
     world.barrier()
     if world.local_rank != 0:
-        cache_path = build_cache(train_dir, cache_dir)
+        cache_path = build_cache(train_dir, cache_dir, class_set=class_set)
     data = CachedRecords.open(cache_path)
     _check_enough(data, options, train_dir)
 
@@ -154,7 +180,7 @@ def _check_enough(data: CachedRecords, options: TrainOptions, train_dir: Path) -
         raise TrainingError(f"{train_dir}: only {n} usable labelled records; need at least {2 * options.folds} "
                             f"for {options.folds}-fold cross-validation")
     counts = data.labels.sum(axis=0).astype(int)
-    for cls, count in zip(CLASSES, counts):
+    for cls, count in zip(data.class_set.classes, counts):
         if count < options.folds:
             logger.warning(f"warning: class {cls} has {count} record(s), fewer than the {options.folds} folds; "
                            "some folds will not validate it")
@@ -178,7 +204,12 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
     train_idx = np.sort(np.concatenate([f for k, f in enumerate(folds) if k != fold]))
     torch.manual_seed(options.seed * 1000 + fold)
     rng = np.random.default_rng([options.seed, fold])
-    model = build_model(options.arch, len(CLASSES)).to(device)
+    if data.class_set.name != options.classes:
+        raise ValueError(f"train_fold: the cache is labelled for {data.class_set.name}, the options ask for "
+                         f"{options.classes}")
+    model = build_model(options.arch, len(data.class_set.classes)).to(device)
+    criterion = _CRITERIA[options.loss]
+    validate = _validate if options.loss == "softmax" else partial(_validate, loss=options.loss)  # softmax: as ever
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
     steps = options.epochs * -(-len(train_idx) // options.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=options.learning_rate, total_steps=steps,
@@ -200,7 +231,7 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = model(x)
-            loss = categorical_cross_entropy(logits, y)
+            loss = criterion(logits, y)
             optimizer.zero_grad(set_to_none=True)
             (loss * torch.from_numpy(weights[chunk]).to(device)).mean().backward()
             optimizer.step()
@@ -209,7 +240,7 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
             total += loss.detach().sum()
             bar.update(len(y))
         bar.close()
-        val_probs, val_loss = _validate(model, data, val, options.batch_size, device)
+        val_probs, val_loss = validate(model, data, val, options.batch_size, device)
         entry = {"epoch": epoch + 1, "train_loss": total.item() / len(order), "val_cross_entropy": val_loss,
                  "learning_rate": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 2)}
         history.append(entry)
@@ -241,37 +272,38 @@ def _better(loss: float, best: float) -> bool:
 
 
 def _validate(model: torch.nn.Module, data: CachedRecords, val: np.ndarray, batch_size: int,
-              device: torch.device) -> tuple[np.ndarray, float]:
+              device: torch.device, loss: str = "softmax") -> tuple[np.ndarray, float]:
     """Out-of-fold probabilities of whole records, every window scored and combined (the driver's inference
-    function), and their mean categorical cross-entropy."""
+    function), and their mean loss (validation_loss)."""
     probs, group = [], []
     for _, signal in data.signals(val):
         group.append(signal)
         if len(group) == batch_size:
-            probs.append(predict_signals([model], group, device, batch_size))
+            probs.append(predict_signals([model], group, device, batch_size, data.class_set, loss))
             group = []
-    probs.append(predict_signals([model], group, device, batch_size))
+    probs.append(predict_signals([model], group, device, batch_size, data.class_set, loss))
     probabilities = np.concatenate(probs)
-    targets = soft_targets(torch.from_numpy(data.labels[val])).numpy()
-    loss = -(targets * np.log(np.clip(probabilities, 1e-7, None))).sum(axis=1).mean()
-    return probabilities, float(loss)
+    return probabilities, validation_loss(data.labels[val], probabilities, loss)
 
 
 def _finish(model_dir: Path, data: CachedRecords, folds: list[np.ndarray], results: dict[int, FoldResult],
             options: TrainOptions, fingerprint: str) -> CVReport:
     """Tune thresholds on the out-of-fold probabilities and write the remaining artefacts; config.json last."""
-    oof = np.zeros((len(data.names), len(CLASSES)))
+    class_set = data.class_set
+    oof = np.zeros((len(data.names), len(class_set.classes)))
     fold_of = np.zeros(len(data.names), dtype=int)
     for fold, val in enumerate(folds):
         oof[val] = results[fold].probabilities
         fold_of[val] = fold
         model_files.ensure_fold(model_dir, results[fold])  # folds trained by other ranks, maybe on other machines
     labels = data.labels.astype(bool)
-    thresholds, _ = tune_thresholds(labels, oof, seed=options.seed)
-    report.write_oof(model_dir / "oof.csv", data.names, fold_of, labels, oof)
-    cv = report.cv_report(labels, oof, thresholds, [results[f].summary() for f in range(len(folds))])
+    thresholds, _ = tune_thresholds(labels, oof, seed=options.seed, objective=class_set.objective,
+                                    classes=list(class_set.classes))
+    report.write_oof(model_dir / "oof.csv", data.names, fold_of, labels, oof, class_set.classes)
+    cv = report.cv_report(labels, oof, thresholds, [results[f].summary() for f in range(len(folds))],
+                          class_set.classes, class_set.objective)
     report.write_reports(model_dir, cv)
     model_files.write_model(model_dir, arch=options.arch, folds=len(folds), run_fingerprint=fingerprint,
                             thresholds=thresholds, training=asdict(options),
-                            records=len(data.names))
+                            records=len(data.names), class_set=class_set.name, loss=options.loss)
     return cv

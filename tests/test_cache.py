@@ -73,3 +73,37 @@ def test_stopping_early_does_not_hang(synth_train_dir, tmp_path):
     for _ in data.batches(np.arange(30), batch_size=2):
         break
     assert next(iter(data.batches(np.arange(4), batch_size=4)))[1].shape[0] == 4
+
+
+def _long_records(directory, count: int, fs: float, seconds: float) -> None:
+    """Records of the release's odd rates and lengths (INCART 257 Hz, PTB 1000 Hz), cheap to write."""
+    from team_code.records import write_record
+
+    t = np.arange(int(seconds * fs)) / fs
+    for i in range(count):
+        signal = 0.5 * np.sin(2 * np.pi * (1.0 + 0.1 * i) * t)[None, :] * np.linspace(0.5, 1.5, 12)[:, None]
+        write_record(directory, f"L{fs:g}_{i:03d}", signal, fs=fs, labels=["AF"])
+
+
+def test_odd_rates_are_cached_whole_at_500_hz_and_memory_does_not_grow_with_the_records(tmp_path):
+    import tracemalloc
+
+    peaks = {}
+    for count in (4, 12):
+        data = tmp_path / f"data{count}"
+        data.mkdir()
+        _long_records(data, count // 2, 257, 150)
+        _long_records(data, count // 2, 1000, 60)
+        tracemalloc.start()
+        path = build_cache(data, tmp_path / "cache", workers=1)
+        peaks[count] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        cached = CachedRecords.open(path)
+        assert sorted(cached.lengths.tolist()) == [30000] * (count // 2) + [75000] * (count // 2)
+        wholes = dict(cached.signals(np.arange(len(cached.names))))
+        for i, name in enumerate(cached.names):
+            record = load_record(data / name)
+            np.testing.assert_array_equal(wholes[i], prepare_signal(record.signal, record.fs))
+    # Records are read a bounded window ahead and written one by one: three times the records, not three times the
+    # memory (a cache that kept its records until the end would need 3x).
+    assert peaks[12] < 1.25 * peaks[4], peaks

@@ -40,3 +40,18 @@ def test_partition_equal_sizes_and_deterministic():
 def test_too_few_records_is_a_clear_error():
     with pytest.raises(ValueError, match="cannot be split into 10 folds"):
         stratified_folds(cpsc_like_labels(5, 0), 10, 0)
+
+
+def test_many_label_sets_over_24_classes():
+    """CinC 2020-like labels: 24 classes, up to five labels a record, hundreds of distinct label sets (the old
+    repair held a label sets x label sets x classes array, which the full release could not afford)."""
+    rng = np.random.default_rng(5)
+    prevalence = np.sort(rng.power(0.3, 24))[::-1] * 0.3 + 0.003
+    labels = (rng.random((3000, 24)) < prevalence).astype(int)
+    labels[~labels.any(axis=1), 0] = 1
+    assert len(np.unique(labels, axis=0)) > 300
+    splits = stratified_folds(labels, 10, 0)
+    assert np.array_equal(np.sort(np.concatenate(splits)), np.arange(3000)) and {len(s) for s in splits} == {300}
+    for val in splits:
+        ideal = labels.sum(axis=0) * len(val) / len(labels)
+        assert np.all(np.abs(labels[val].sum(axis=0) - ideal) <= 1.0), (labels[val].sum(axis=0), ideal)
