@@ -17,6 +17,7 @@ BEFORE = 250  # samples before the QRS peak kept in a beat: 0.5 s, room for a 40
 AFTER = 225   # and after it: 0.45 s, to the end of the T wave
 MAX_BEATS = 64  # 20 s at 192 bpm
 REFRACTORY = 100  # samples: two QRS peaks are at least 0.2 s apart (300 bpm)
+SMOOTH = 30  # samples each side: the 120-ms moving integration of Pan and Tompkins
 RR_FEATURES = 8
 
 
@@ -24,21 +25,24 @@ def locate_beats(x: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, t
     """QRS peaks of standardised (batch, leads, samples) windows: (positions, valid), each (batch, MAX_BEATS),
     positions in samples in time order; slots past a window's last beat are not valid.
 
-    The detector is the classic one: the leads' summed slope magnitude, smoothed over 40 ms (QRS energy), whose
-    local maxima within +-0.2 s above a third of the window's high level are QRS complexes. The high level is
+    The detector is Pan and Tompkins' in essence: the leads' summed squared slope (squaring lifts the steep QRS
+    far above a tall but slow T wave), integrated over 120 ms (QRS energy), whose local maxima within +-0.2 s
+    above a third of the window's high level are QRS complexes. The high level is
     the 98th percentile over the recorded part, which a few noise spikes cannot move.
     """
     batch, _, samples = x.shape
-    slope = (x[..., 1:] - x[..., :-1]).abs().sum(dim=1, keepdim=True)
-    energy = F.avg_pool1d(F.pad(slope, (0, 1)), 21, stride=1, padding=10, count_include_pad=False)[:, 0]
+    slope = (x[..., 1:] - x[..., :-1]).square().sum(dim=1, keepdim=True)
+    energy = F.avg_pool1d(F.pad(slope, (0, 1)), 2 * SMOOTH + 1, stride=1, padding=SMOOTH,
+                          count_include_pad=False)[:, 0]
     index = torch.arange(samples, device=x.device)
     recorded = index[None, :] < length[:, None]
-    energy = energy.detach()
+    energy = energy.detach().double()
     level = torch.nanquantile(torch.where(recorded, energy, torch.full_like(energy, float("nan"))), 0.98, dim=1)
-    level = torch.nan_to_num(level, nan=0.0)
+    level = torch.nan_to_num(level, nan=0.0)[:, None]
+    # int16 samples make exact ties (two equal maxima a few samples apart); a tiny falling ramp keeps the first.
+    energy = energy + level * 1e-6 * (1 - index / samples)[None, :]
     local = energy == F.max_pool1d(energy[:, None], 2 * REFRACTORY + 1, stride=1, padding=REFRACTORY)[:, 0]
-    rising = torch.cat([torch.ones_like(energy[:, :1], dtype=torch.bool), energy[:, 1:] > energy[:, :-1]], dim=1)
-    peak = local & rising & recorded & (energy > level[:, None] / 3) & (level[:, None] > 0)
+    peak = local & recorded & (energy > level / 3) & (level > 0)
     rank = torch.cumsum(peak.long(), dim=1)  # 1 for the first peak, 2 for the second ...
     slot = torch.where(peak & (rank <= MAX_BEATS), rank, torch.zeros_like(rank))
     table = torch.zeros(batch, MAX_BEATS + 1, dtype=torch.long, device=x.device)
@@ -71,7 +75,7 @@ def rr_features(positions: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     shortest = torch.where(ok, rr, torch.full_like(rr, 1e3)).amin(dim=1) / median
     longest = torch.where(ok, rr, torch.zeros_like(rr)).amax(dim=1) / median
     premature = torch.where(pair, ratio, torch.full_like(ratio, 1e3)).amin(dim=1)
-    pause = torch.where(pair, 1 / ratio.clamp(min=1e-3), torch.zeros_like(ratio)).amax(dim=1)
+    pause = torch.where(pair, ratio, torch.zeros_like(ratio)).amax(dim=1)
     features = torch.stack([safe_mean.log(), sd / safe_mean, rmssd / safe_mean, shortest, longest,
                             premature, pause, big.sum(dim=1) / pair_count], dim=1)
     enough = (valid.sum(dim=1) >= 3)[:, None]

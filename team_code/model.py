@@ -86,20 +86,21 @@ class CRNN(nn.Module):
     ECG. The head sees the mean and max over time of both the LSTM outputs and the CNN features, and the LSTM's
     last state as in the paper: the max lets a single premature beat anywhere in 20 s (PAC/PVC) decide, and the
     CNN's direct path lets the network learn in few epochs, where the LSTM alone learns slowly.
+
+    Beside the raw window the head reads the beat-synchronous views of team_code.beats, what an
+    electrocardiograph's measurement program reads: the median, farthest and most premature beats aligned on
+    the QRS (a small CNN whose output is flattened, not pooled, because where a wave lies in an aligned beat is
+    the measurement: a P wave 250 ms before the QRS is first-degree AV block) and eight RR measurements
+    (prematurity, pauses, irregularity). Trained on 800 generated records for 10 epochs, they took the AUROC of
+    I-AVB on new generated records from 0.86 to 0.98 and of Normal from 0.91 to 0.99 (README).
     """
 
-    def __init__(self, num_leads: int = 12, num_classes: int = 9, hidden: int = 128, beat_views: bool = False) -> None:
+    def __init__(self, num_leads: int = 12, num_classes: int = 9, hidden: int = 128) -> None:
         super().__init__()
-        self.beat_views = beat_views
-        extra = 0
-        if beat_views:
-            # The beats are aligned on the QRS, so where a wave lies in the template is the measurement (a P
-            # wave 250 ms before the QRS is I-AVB): the convolutions' output is flattened, not pooled.
-            self.beat = nn.Sequential(_conv_block(3 * num_leads, 32, 7, 2), _conv_block(32, 64, 5, 2),
-                                      _conv_block(64, 64, 5, 2), _conv_block(64, 32, 5, 2), nn.Flatten(),
-                                      nn.Linear(32 * 30, 96), nn.ReLU(inplace=True))
-            self.rhythm = nn.Sequential(nn.Linear(beats.RR_FEATURES, 32), nn.ReLU(inplace=True))
-            extra = 96 + 32
+        self.beat = nn.Sequential(_conv_block(3 * num_leads, 32, 7, 2), _conv_block(32, 64, 5, 2),  # 475 -> 119
+                                  _conv_block(64, 64, 5, 2), _conv_block(64, 32, 5, 2),  # -> 30 steps of 16 ms
+                                  nn.Flatten(), nn.Linear(32 * 30, 96), nn.ReLU(inplace=True))
+        self.rhythm = nn.Sequential(nn.Linear(beats.RR_FEATURES, 32), nn.ReLU(inplace=True))
         self.features = nn.Sequential(
             _conv_block(num_leads, 32, 7, 2), nn.MaxPool1d(2),  # 10000 -> 2500 samples (125 Hz)
             _conv_block(32, 64, 5, 2),                           # -> 1250
@@ -108,8 +109,8 @@ class CRNN(nn.Module):
             _conv_block(128, 128, 3, 2),                         # -> 157
         )
         self.lstm = nn.LSTM(128, hidden, batch_first=True)
-        self.dense = nn.Sequential(nn.Linear(3 * hidden + 2 * 128 + extra, 64), nn.ReLU(inplace=True), nn.Dropout(0.2),
-                                   nn.Linear(64, num_classes))
+        self.dense = nn.Sequential(nn.Linear(3 * hidden + 2 * 128 + 96 + 32, 64), nn.ReLU(inplace=True),
+                                   nn.Dropout(0.2), nn.Linear(64, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = recorded_length(x)
@@ -118,11 +119,9 @@ class CRNN(nn.Module):
         steps = torch.ceil(length * (features.shape[1] / x.shape[-1])).long().clamp(1, features.shape[1])
         h, _ = self.lstm(features)
         last = h[torch.arange(h.shape[0], device=h.device), steps - 1]
-        parts = [*_masked_pool(h, steps), last, *_masked_pool(features, steps)]
-        if self.beat_views:
-            positions, valid = beats.locate_beats(x, length)
-            beat = self.beat(beats.beat_templates(x, positions, valid))
-            parts += [beat, self.rhythm(beats.rr_features(positions, valid))]
+        positions, valid = beats.locate_beats(x, length)
+        parts = [*_masked_pool(h, steps), last, *_masked_pool(features, steps),
+                 self.beat(beats.beat_templates(x, positions, valid)), self.rhythm(beats.rr_features(positions, valid))]
         pooled = torch.cat(parts, dim=1)
         return self.dense(pooled)
 
@@ -143,8 +142,6 @@ class Architecture:
 ARCHITECTURES: dict[str, Architecture] = {
     "crnn": Architecture(lambda classes: CRNN(num_classes=classes), learning_rate=3e-3, augment=True,
                          class_weights=True, lr_schedule="onecycle", patience=3),
-    "crnnb": Architecture(lambda classes: CRNN(num_classes=classes, beat_views=True), learning_rate=3e-3,
-                          augment=True, class_weights=True, lr_schedule="onecycle", patience=3),
     "paper": Architecture(lambda classes: PaperNet(num_classes=classes), learning_rate=1e-3, augment=False,
                           class_weights=False, lr_schedule="constant", patience=0),
 }

@@ -1,0 +1,100 @@
+"""The beat-synchronous views: QRS location, RR measurements and the beat templates the network reads."""
+import numpy as np
+import pytest
+import torch
+
+from team_code import beats, synth
+from team_code.model import recorded_length, standardise
+from team_code.preprocess import prepare_signal, window
+
+SAMPLES = 10000
+
+
+def _spikes(positions, samples=SAMPLES, length=None, leads=12, odd=None, width=12.0):
+    """A window of narrow QRS-like bumps at `positions` (samples), zero after `length`; `odd` = (index,
+    scale) makes one beat different (taller and wider, as an ectopic beat)."""
+    t = np.arange(samples)
+    x = np.zeros((leads, samples), dtype=np.float32)
+    for k, p in enumerate(positions):
+        scale, w = (odd[1], 2 * width) if odd is not None and odd[0] == k else (1.0, width)
+        x += (scale * np.exp(-0.5 * ((t - p) / w) ** 2)).astype(np.float32)[None, :]
+    if length is not None:
+        x[:, length:] = 0.0
+    return torch.from_numpy(x)[None]
+
+
+def _views(x):
+    length = recorded_length(x)
+    z = standardise(x, length)
+    positions, valid = beats.locate_beats(z, length)
+    return z, positions, valid
+
+
+def test_locates_every_beat_at_its_peak():
+    planted = np.arange(400, 9600, 430)
+    _, positions, valid = _views(_spikes(planted))
+    found = positions[0][valid[0]].numpy()
+    assert len(found) == len(planted)
+    assert np.abs(found - planted).max() <= 3
+
+
+def test_no_beat_in_the_padding_and_none_in_silence():
+    planted = np.arange(300, 9600, 500)
+    _, positions, valid = _views(_spikes(planted, length=5000))
+    found = positions[0][valid[0]].numpy()
+    assert len(found) == int((planted < 5000 - 30).sum())
+    assert found.max() < 5000
+    z, positions, valid = _views(torch.zeros(1, 12, SAMPLES))  # the explanations' all-zero baseline
+    assert not valid.any()
+    assert torch.count_nonzero(beats.rr_features(positions, valid)) == 0
+    assert torch.count_nonzero(beats.beat_templates(z, positions, valid)) == 0
+
+
+def test_rr_features_measure_a_premature_beat_and_its_pause():
+    regular = np.arange(500, 9600, 500)  # 1.0 s
+    early = regular.astype(float)
+    early[8] -= 200  # 0.6 of the cycle, then a compensatory pause of 1.4
+    features = {}
+    for name, planted in (("regular", regular), ("early", early)):
+        _, positions, valid = _views(_spikes(planted))
+        features[name] = beats.rr_features(positions, valid)[0].numpy()
+    log_mean, cv, rmssd, shortest, longest, premature, pause, irregular = features["regular"]
+    assert log_mean == pytest.approx(0.0, abs=0.01)
+    assert cv < 0.01 and rmssd < 0.01 and irregular == 0
+    assert premature == pytest.approx(1.0, abs=0.01) and pause == pytest.approx(1.0, abs=0.01)
+    log_mean, cv, rmssd, shortest, longest, premature, pause, irregular = features["early"]
+    assert shortest == pytest.approx(0.6, abs=0.01) and longest == pytest.approx(1.4, abs=0.01)
+    assert premature == pytest.approx(0.6, abs=0.01)  # 0.6 s after a 1.0-s interval
+    assert pause == pytest.approx(1.4 / 0.6, abs=0.02)
+    assert irregular > 0
+
+
+def test_templates_are_the_median_the_odd_and_the_earliest_beat():
+    planted = np.arange(500, 9600, 500).astype(float)
+    planted[6] -= 280  # 220 samples after the beat before it: inside the template's 250 before the QRS
+    z, positions, valid = _views(_spikes(planted, odd=(12, 1.8)))
+    median, odd, early = beats.beat_templates(z, positions, valid)[0].reshape(3, 12, -1).numpy()
+    centre = beats.BEFORE
+    assert np.argmax(median[0]) == centre  # aligned on the QRS peak
+    # The median is the ordinary beat: its peak is the common height, not the odd beat's.
+    ordinary = z[0, 0, int(planted[3])].item()
+    assert median[0, centre] == pytest.approx(ordinary, rel=0.02)
+    assert odd[0, centre] > 1.5 * median[0, centre]
+    # The most premature beat's window shows the previous QRS 220 samples before it; the median's does not.
+    assert early[0, centre - 220] > 0.5 * early[0, centre]
+    assert median[0, centre - 220] < 0.05 * median[0, centre]
+
+
+@pytest.mark.parametrize("label", ["Normal", "AF", "LBBB", "RBBB", "PVC", "I-AVB"])
+def test_counts_the_beats_of_generated_records(label):
+    """On generated records with noise, filtering and varied rates the detector finds every QRS in most of
+    them (the count of ventricular beats from the record's mean RR, within one)."""
+    hits = 0
+    for seed in range(8):
+        signal, meta = synth.generate_record(np.random.default_rng([seed, 7]), [label], 10.0)
+        x = torch.from_numpy(window(prepare_signal(signal, meta["fs"]), 0))[None].float()
+        _, positions, valid = _views(x)
+        found = positions[0][valid[0]].numpy() / 500.0
+        expected = 10.0 * meta["heart_rate"] / 60.0
+        hits += abs(len(found) - expected) <= 1.5
+    assert hits >= 7
