@@ -87,13 +87,18 @@ def beat_templates(x: torch.Tensor, positions: torch.Tensor, valid: torch.Tensor
     difference) and the most premature beat (shortest RR against the one before: where a clinician looks for
     an early, odd P wave), over the beats whose whole span lies inside the window; zeros where there is none."""
     batch, leads, samples = x.shape
+    # Only as many beat slots as the fullest window has: the rest are empty everywhere (same result, less work).
+    used = max(3, int(valid.sum(dim=1).max()))
+    positions, valid = positions[:, :used], valid[:, :used]
     span = torch.arange(-BEFORE, AFTER, device=x.device)
     where = (positions[:, :, None] + span[None, None, :]).clamp(0, samples - 1)  # (batch, beats, span)
     inside = valid & (positions >= BEFORE) & (positions + AFTER <= samples)
     rows = torch.arange(batch, device=x.device)[:, None, None]
     gathered = x.transpose(1, 2)[rows, where].permute(0, 1, 3, 2)  # (batch, beats, leads, span)
     nan = torch.full_like(gathered, float("nan"))
-    median = torch.nanmedian(torch.where(inside[:, :, None, None], gathered, nan), dim=1).values
+    # nanmedian is several times faster along the last, contiguous dimension (same values).
+    median = torch.nanmedian(torch.where(inside[:, :, None, None], gathered, nan).permute(0, 2, 3, 1).contiguous(),
+                             dim=-1).values
     median = torch.nan_to_num(median, nan=0.0)
     distance = (gathered - median[:, None]).abs().mean(dim=(2, 3))
     farthest = torch.where(inside, distance, torch.full_like(distance, -1.0)).argmax(dim=1)
