@@ -9,6 +9,7 @@ stderr; with strict=True it is an error instead, as in the official script.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,24 @@ def _column_of_class(path: Path, file_classes: list[str]) -> dict[str, int]:
     return columns
 
 
+def _outputs(output_dir: Path, names: list[str], strict: bool, missing: list[str]
+             ) -> Iterator[tuple[int, str, Path, list[str], np.ndarray, np.ndarray]]:
+    """(row, name, path, columns, binary, probabilities) for each record's OUTPUT_DIR/NAME.csv, read and checked to
+    name its record; a record without one is added to `missing` (an OutputError with strict=True). Both scorers walk
+    the outputs this way; yielding keeps each file's errors in record order."""
+    for row, name in enumerate(names):
+        path = output_dir / f"{name}.csv"
+        if not path.is_file():
+            if strict:
+                raise OutputError(f"{path}: output file for record {name} not found")
+            missing.append(name)
+            continue
+        file_name, columns, file_binary, file_probabilities = read_output(path)
+        if file_name != name:
+            raise OutputError(f"{path}: first line names record {file_name!r}, expected {name!r}")
+        yield row, name, path, columns, file_binary, file_probabilities
+
+
 def load_outputs(output_dir: str | Path, names: list[str], classes: list[str], strict: bool = False
                  ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(binary outputs, probabilities, names of records without an output file), records x classes, read from
@@ -78,16 +97,7 @@ def load_outputs(output_dir: str | Path, names: list[str], classes: list[str], s
     binary = np.zeros((len(names), len(classes)), dtype=bool)
     probabilities = np.zeros((len(names), len(classes)))
     missing = []
-    for row, name in enumerate(names):
-        path = output_dir / f"{name}.csv"
-        if not path.is_file():
-            if strict:
-                raise OutputError(f"{path}: output file for record {name} not found")
-            missing.append(name)
-            continue
-        file_name, file_classes, file_binary, file_probabilities = read_output(path)
-        if file_name != name:
-            raise OutputError(f"{path}: first line names record {file_name!r}, expected {name!r}")
+    for row, name, path, file_classes, file_binary, file_probabilities in _outputs(output_dir, names, strict, missing):
         columns = _column_of_class(path, file_classes)
         absent = [c for c in classes if c not in columns]
         if absent:
@@ -173,16 +183,7 @@ def evaluate_challenge2020(label_dir: str | Path, output_dir: str | Path, strict
     binary = np.zeros(labels.shape, dtype=bool)
     probabilities = np.zeros(labels.shape)
     missing, unmatched = [], []
-    for row, name in enumerate(names):
-        path = output_dir / f"{name}.csv"
-        if not path.is_file():
-            if strict:
-                raise OutputError(f"{path}: output file for record {name} not found")
-            missing.append(name)
-            continue
-        file_name, columns, file_binary, file_probabilities = read_output(path)
-        if file_name != name:
-            raise OutputError(f"{path}: first line names record {file_name!r}, expected {name!r}")
+    for row, name, _, columns, file_binary, file_probabilities in _outputs(output_dir, names, strict, missing):
         if (challenge2020.column_map(columns) < 0).all():
             unmatched.append(name)
         merged_binary, merged = challenge2020.merge_columns(columns, file_binary[None], file_probabilities[None])
