@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -121,8 +120,10 @@ def train(train_dir: str | Path, model_dir: str | Path, options: TrainOptions) -
         raise TrainingError(f"{model_dir}: MODEL_DIR must be outside TRAIN_DIR (training never writes into the data)")
     if not train_dir.is_dir():
         raise TrainingError(f"{train_dir}: training directory not found")
-    if options.classes not in class_sets.CLASS_SETS:
-        raise TrainingError(f"unknown class set {options.classes!r} (known: {', '.join(class_sets.CLASS_SETS)})")
+    try:
+        class_sets.get(options.classes)
+    except ValueError as error:
+        raise TrainingError(str(error)) from None
     if options.loss not in (None, *class_sets.LOSSES):
         raise TrainingError(f"unknown loss {options.loss!r} (known: {', '.join(class_sets.LOSSES)})")
     options = with_defaults(options)
@@ -209,7 +210,6 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
                          f"{options.classes}")
     model = build_model(options.arch, len(data.class_set.classes)).to(device)
     criterion = _CRITERIA[options.loss]
-    validate = _validate if options.loss == "softmax" else partial(_validate, loss=options.loss)  # softmax: as ever
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
     steps = options.epochs * -(-len(train_idx) // options.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=options.learning_rate, total_steps=steps,
@@ -240,7 +240,7 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
             total += loss.detach().sum()
             bar.update(len(y))
         bar.close()
-        val_probs, val_loss = validate(model, data, val, options.batch_size, device)
+        val_probs, val_loss = _validate(model, data, val, options.batch_size, device, loss=options.loss)
         entry = {"epoch": epoch + 1, "train_loss": total.item() / len(order), "val_cross_entropy": val_loss,
                  "learning_rate": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 2)}
         history.append(entry)

@@ -94,8 +94,8 @@ def _train_with_validation_losses(synth_train_dir: Path, model: Path, monkeypatc
     real = train_module._validate
     replaced = iter(losses * 2)
 
-    def validate(net, data, val, batch_size, device):
-        probabilities, _ = real(net, data, val, batch_size, device)
+    def validate(net, data, val, batch_size, device, loss="softmax"):
+        probabilities, _ = real(net, data, val, batch_size, device, loss=loss)
         seen.append(({k: v.detach().clone() for k, v in net.state_dict().items()}, probabilities))
         return probabilities, next(replaced)
 
@@ -128,7 +128,7 @@ def test_best_epoch_is_kept_even_when_not_the_last_and_after_a_nan(synth_train_d
 
 def test_nan_in_every_epoch_is_one_line(synth_train_dir, tmp_path, monkeypatch, capsys):
     real = train_module._validate
-    monkeypatch.setattr(train_module, "_validate", lambda *args: (real(*args)[0], math.nan))
+    monkeypatch.setattr(train_module, "_validate", lambda *args, **kwargs: (real(*args, **kwargs)[0], math.nan))
     threads = torch.get_num_threads()
     try:
         code = train_model.main([str(synth_train_dir), str(tmp_path / "model"), "--folds", "2", "--epochs", "2",

@@ -121,7 +121,7 @@ def test_a_fold_stops_after_patience_epochs_without_a_better_validation_loss(syn
     data = CachedRecords.open(build_cache(synth_train_dir, tmp_path / "cache"))
     losses = iter([3.0, 1.0, 2.0, 1.5, 0.5, 0.1])
 
-    def fake_validate(model, data, val, batch_size, device):
+    def fake_validate(model, data, val, batch_size, device, loss="softmax"):
         return np.full((len(val), len(CLASSES)), 1 / len(CLASSES)), next(losses)
 
     monkeypatch.setattr(train, "_validate", fake_validate)
