@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-FS = 500
+from team_code.preprocess import FS
+
 BEFORE = 250  # samples before the QRS peak kept in a beat: 0.5 s, room for a 400-ms PR
 AFTER = 225   # and after it: 0.45 s, to the end of the T wave
 MAX_BEATS = 64  # 20 s at 192 bpm
@@ -56,8 +57,9 @@ def rr_features(positions: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """(batch, RR_FEATURES) rhythm measurements from the beat positions, zero where fewer than three beats.
 
     log mean RR, its coefficient of variation, RMSSD / mean RR, the shortest and longest RR against the median,
-    the most premature beat (RR over the one before) and the longest pause after it (the next RR over the
-    premature one), and the fraction of successive changes above 12.5 % (irregularity, AF's mark).
+    the most premature beat (smallest RR over the one before) and the largest lengthening (largest RR over the
+    one before: the pause after a premature beat), and the fraction of successive changes above 12.5 %
+    (irregularity, AF's mark).
     """
     rr = (positions[:, 1:] - positions[:, :-1]).float() / FS
     ok = valid[:, 1:] & valid[:, :-1]
@@ -87,14 +89,15 @@ def beat_templates(x: torch.Tensor, positions: torch.Tensor, valid: torch.Tensor
     difference) and the most premature beat (shortest RR against the one before: where a clinician looks for
     an early, odd P wave), over the beats whose whole span lies inside the window; zeros where there is none."""
     batch, leads, samples = x.shape
-    # Only as many beat slots as the fullest window has: the rest are empty everywhere (same result, less work).
+    # Only as many beat slots as the fullest window has: the rest are empty everywhere (same result, less work);
+    # at least three, the fewest the most premature beat is looked for in.
     used = max(3, int(valid.sum(dim=1).max()))
     positions, valid = positions[:, :used], valid[:, :used]
     span = torch.arange(-BEFORE, AFTER, device=x.device)
     where = (positions[:, :, None] + span[None, None, :]).clamp(0, samples - 1)  # (batch, beats, span)
     inside = valid & (positions >= BEFORE) & (positions + AFTER <= samples)
-    rows = torch.arange(batch, device=x.device)[:, None, None]
-    gathered = x.transpose(1, 2)[rows, where].permute(0, 1, 3, 2)  # (batch, beats, leads, span)
+    rows = torch.arange(batch, device=x.device)
+    gathered = x.transpose(1, 2)[rows[:, None, None], where].permute(0, 1, 3, 2)  # (batch, beats, leads, span)
     nan = torch.full_like(gathered, float("nan"))
     # nanmedian is several times faster along the last, contiguous dimension (same values).
     median = torch.nanmedian(torch.where(inside[:, :, None, None], gathered, nan).permute(0, 2, 3, 1).contiguous(),
@@ -102,7 +105,6 @@ def beat_templates(x: torch.Tensor, positions: torch.Tensor, valid: torch.Tensor
     median = torch.nan_to_num(median, nan=0.0)
     distance = (gathered - median[:, None]).abs().mean(dim=(2, 3))
     farthest = torch.where(inside, distance, torch.full_like(distance, -1.0)).argmax(dim=1)
-    rows = torch.arange(batch, device=x.device)
     some = inside.any(dim=1)[:, None, None]
     rr = (positions[:, 1:] - positions[:, :-1]).float()
     ratio = rr[:, 1:] / rr[:, :-1].clamp(min=1)  # of beat k + 2 against beat k + 1
