@@ -79,11 +79,15 @@ class _Search:
         values = np.array([d[i] if i < len(d) else np.inf for d, i in zip(self.distinct, index)])
         return self.probabilities >= values[None, :]
 
-    def score(self, index: np.ndarray) -> float:
+    def labelled(self, index: np.ndarray) -> np.ndarray:
+        """The driver's labels at these candidates: `on`, then the at-least-one-label rule (apply_thresholds')."""
         binary = self.on(index)
         empty = ~binary.any(axis=1)
         binary[empty, self.argmax[empty]] = True
-        return float(_scores_from_counts(*self.counts(binary)))
+        return binary
+
+    def score(self, index: np.ndarray) -> float:
+        return float(_scores_from_counts(*self.counts(self.labelled(index))))
 
     def score_thresholds(self, thresholds: np.ndarray) -> float:
         """The objective at these thresholds, exactly as evaluate.py computes it."""
@@ -190,10 +194,7 @@ class _ChallengeSearch(_Search):
         return (observed - self.inactive) / (self.correct - self.inactive)
 
     def score(self, index: np.ndarray) -> float:
-        binary = self.on(index)
-        empty = ~binary.any(axis=1)
-        binary[empty, self.argmax[empty]] = True
-        return float(self.normalised(self.observed(self.merged(binary))))
+        return float(self.normalised(self.observed(self.merged(self.labelled(index)))))
 
     def score_thresholds(self, thresholds: np.ndarray) -> float:
         """The Challenge metric at these thresholds (challenge2020.challenge_metric's up to rounding)."""
