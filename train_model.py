@@ -64,10 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.patience is not None and args.patience < 0:
         parser.error("--patience must be 0 (never stop early) or more")
-    # Two folds at least; two records a step, which batch normalisation needs to normalise over.
-    for name, least in (("folds", 2), ("epochs", 1), ("batch_size", 2)):
-        if getattr(args, name) < least:
-            parser.error(f"--{name.replace('_', '-')} must be at least {least}")
+    for name in ("folds", "epochs", "batch_size"):
+        if getattr(args, name) < (2 if name == "folds" else 1):
+            parser.error(f"--{name.replace('_', '-')} must be at least {2 if name == 'folds' else 1}")
     return args
 
 

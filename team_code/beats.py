@@ -20,10 +20,6 @@ MAX_BEATS = 64  # 20 s at 192 bpm
 REFRACTORY = 100  # samples: two QRS peaks are at least 0.2 s apart (300 bpm)
 SMOOTH = 30  # samples each side: the 120-ms moving integration of Pan and Tompkins
 RR_FEATURES = 8
-# Where an odd beat differs from the median, in samples from the QRS peak: before the P wave, the P wave (an
-# ectopic atrial focus), the QRS (ventricular origin or aberrant conduction), the ST-T.
-REGIONS = ((-BEFORE, -150), (-150, -30), (-30, 40), (40, AFTER))
-DIFFERENCES = 2 * len(REGIONS)
 
 
 def locate_beats(x: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,15 +112,3 @@ def beat_templates(x: torch.Tensor, positions: torch.Tensor, valid: torch.Tensor
     early = torch.where(eligible, ratio, torch.full_like(ratio, 1e3)).argmin(dim=1) + 2
     early_beat = gathered[rows, early] * eligible.any(dim=1)[:, None, None]
     return torch.cat([median, gathered[rows, farthest] * some, early_beat], dim=1)
-
-
-def beat_differences(templates: torch.Tensor) -> torch.Tensor:
-    """(batch, DIFFERENCES): how far the farthest and the most premature beat lie from the median beat in each
-    of REGIONS, as the log of the mean squared difference summed over leads (a PAC's odd P wave, a PVC's wide
-    QRS and opposite T); the templates are beat_templates' output. A missing beat (zeros) gives the median's own
-    energy, which the network learns to read with the RR measurements."""
-    leads = templates.shape[1] // 3
-    median, others = templates[:, :leads], templates[:, leads:].reshape(len(templates), 2, leads, -1)
-    energies = [(others[..., a + BEFORE:b + BEFORE] - median[:, None, :, a + BEFORE:b + BEFORE]).square()
-                .mean(dim=-1).sum(dim=-1) for a, b in REGIONS]
-    return torch.stack(energies, dim=-1).flatten(1).add(1e-3).log()

@@ -156,15 +156,6 @@ def _summarise(total: int, skipped: list[str], class_set: ClassSet) -> None:
                        f"{total - len(skipped)}")
 
 
-def split_batches(indices: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """`indices` in order, cut into batches of batch_size; a last batch of one record joins the one before,
-    because a batch-normalised layer cannot normalise a single record's features."""
-    chunks = [np.asarray(indices[i:i + batch_size]) for i in range(0, len(indices), batch_size)]
-    if len(chunks) > 1 and len(chunks[-1]) == 1:
-        chunks[-2:] = [np.concatenate(chunks[-2:])]
-    return chunks
-
-
 @dataclass
 class CachedRecords:
     """Read access to a built cache: names, labels and lengths in memory, signals streamed per batch."""
@@ -209,7 +200,7 @@ class CachedRecords:
         `augment(signals, lengths, rng)` alters the float batch in place (training only); it runs in the reader
         thread, so it overlaps the training step.
         """
-        chunks = split_batches(indices, batch_size)
+        chunks = [np.asarray(indices[i:i + batch_size]) for i in range(0, len(indices), batch_size)]
         ahead: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
 

@@ -95,19 +95,12 @@ class CRNN(nn.Module):
     I-AVB on new generated records from 0.86 to 0.99 and of Normal from 0.91 to 0.99 (README, Results).
     """
 
-    fast = ("measurement_scale", "measurement_logits")
-
     def __init__(self, num_leads: int = 12, num_classes: int = 9, hidden: int = 128) -> None:
         super().__init__()
         self.beat = nn.Sequential(_conv_block(3 * num_leads, 32, 7, 2), _conv_block(32, 64, 5, 2),  # 475 -> 119
                                   _conv_block(64, 64, 5, 2), _conv_block(64, 32, 5, 2),  # -> 30 steps of 16 ms
                                   nn.Flatten(), nn.Linear(32 * 30, 96), nn.ReLU(inplace=True))
-        measurements = beats.RR_FEATURES + beats.DIFFERENCES
-        self.measurement_scale = nn.BatchNorm1d(measurements)
-        self.rhythm = nn.Sequential(nn.Linear(measurements, 32), nn.ReLU(inplace=True))
-        self.measurement_logits = nn.Linear(measurements, num_classes)
-        self.median_logits = nn.Sequential(nn.AvgPool1d(10), nn.Flatten(),  # the median beat in 20-ms means
-                                           nn.BatchNorm1d(num_leads * 47), nn.Linear(num_leads * 47, num_classes))
+        self.rhythm = nn.Sequential(nn.Linear(beats.RR_FEATURES, 32), nn.ReLU(inplace=True))
         self.features = nn.Sequential(
             _conv_block(num_leads, 32, 7, 2), nn.MaxPool1d(2),  # 10000 -> 2500 samples (125 Hz)
             _conv_block(32, 64, 5, 2),                           # -> 1250
@@ -127,13 +120,10 @@ class CRNN(nn.Module):
         h, _ = self.lstm(features)
         last = h[torch.arange(h.shape[0], device=h.device), steps - 1]
         positions, valid = beats.locate_beats(x, length)
-        templates = beats.beat_templates(x, positions, valid)
-        measured = self.measurement_scale(torch.cat([beats.rr_features(positions, valid),
-                                                     beats.beat_differences(templates)], dim=1))
-        pooled = torch.cat([*_masked_pool(h, steps), last, *_masked_pool(features, steps), self.beat(templates),
-                            self.rhythm(measured)], dim=1)
-        return (self.dense(pooled) + self.measurement_logits(measured)
-                + self.median_logits(templates[:, :x.shape[1]]))
+        parts = [*_masked_pool(h, steps), last, *_masked_pool(features, steps),
+                 self.beat(beats.beat_templates(x, positions, valid)), self.rhythm(beats.rr_features(positions, valid))]
+        pooled = torch.cat(parts, dim=1)
+        return self.dense(pooled)
 
 
 @dataclass(frozen=True)
@@ -155,21 +145,6 @@ ARCHITECTURES: dict[str, Architecture] = {
     "paper": Architecture(lambda classes: PaperNet(num_classes=classes), learning_rate=1e-3, augment=False,
                           class_weights=False, lr_schedule="constant", patience=0),
 }
-
-
-FAST_LEARNING = 30.0  # the measurement head's learning rate, in multiples of the rest's
-
-
-def parameter_groups(model: nn.Module, learning_rate: float) -> list[dict]:
-    """Adam parameter groups: the network's `fast` submodules (a linear read of a few measurements, whose
-    weights must grow to order one, which steps of a deep network's rate reach only after hundreds of batches)
-    learn at FAST_LEARNING x the rate, everything else at it."""
-    fast = {id(p) for name in getattr(model, "fast", ()) for p in getattr(model, name).parameters()}
-    groups = [{"params": [p for p in model.parameters() if id(p) not in fast], "lr": learning_rate}]
-    if fast:
-        groups.append({"params": [p for p in model.parameters() if id(p) in fast],
-                       "lr": learning_rate * FAST_LEARNING})
-    return groups
 
 
 def build_model(arch: str, num_classes: int = 9) -> nn.Module:

@@ -25,10 +25,10 @@ from tqdm import tqdm
 from team_code import class_sets, distributed, log, report
 from team_code import model_dir as model_files
 from team_code.augment import augment
-from team_code.cache import CachedRecords, build_cache, split_batches
+from team_code.cache import CachedRecords, build_cache
 from team_code.folds import stratified_folds
 from team_code.inference import pick_device, predict_signals
-from team_code.model import ARCHITECTURES, build_model, parameter_groups
+from team_code.model import ARCHITECTURES, build_model
 from team_code.results import CVReport, FoldResult
 from team_code.thresholds import tune_thresholds
 from team_code.workers import cpu_cores
@@ -210,10 +210,9 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
                          f"{options.classes}")
     model = build_model(options.arch, len(data.class_set.classes)).to(device)
     criterion = _CRITERIA[options.loss]
-    optimizer = torch.optim.Adam(parameter_groups(model, options.learning_rate))
-    steps = options.epochs * len(split_batches(train_idx, options.batch_size))
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
-                                                    total_steps=steps,
+    optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
+    steps = options.epochs * -(-len(train_idx) // options.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=options.learning_rate, total_steps=steps,
                                                     pct_start=0.2) if options.lr_schedule == "onecycle" else None
     weights = np.ones(len(data.names), dtype=np.float32)
     if options.class_weights:

@@ -98,26 +98,3 @@ def test_counts_the_beats_of_generated_records(label):
         expected = 10.0 * meta["heart_rate"] / 60.0
         hits += abs(len(found) - expected) <= 1.5
     assert hits >= 7
-
-
-def test_beat_differences_place_an_odd_beat_in_its_region():
-    """A wider, taller beat differs from the median at the QRS; a bump 160 ms before one QRS (an ectopic P
-    wave) differs in the P region; a regular rhythm differs nowhere."""
-    planted = np.arange(500, 9600, 500)
-    regions = {(a, b): k for k, (a, b) in enumerate(beats.REGIONS)}
-    qrs, p_wave = regions[(-30, 40)], regions[(-150, -30)]
-
-    def differences(x):
-        z, positions, valid = _views(x)
-        return beats.beat_differences(beats.beat_templates(z, positions, valid))[0].numpy()
-
-    regular = differences(_spikes(planted))
-    wide = differences(_spikes(planted, odd=(9, 1.8)))
-    with_p = _spikes(planted)
-    t = np.arange(SAMPLES)
-    with_p += torch.from_numpy(0.3 * np.exp(-0.5 * ((t - (planted[9] - 80)) / 15.0) ** 2)).float()[None, None]
-    odd_p = differences(with_p)
-    assert regular.shape == (beats.DIFFERENCES,)
-    assert wide[qrs] > regular[qrs] + 3  # log energies: e^3 = 20 times the difference
-    assert odd_p[p_wave] > regular[p_wave] + 3
-    assert odd_p[p_wave] > odd_p[qrs]  # the QRS of that beat is the ordinary one

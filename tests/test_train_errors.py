@@ -142,17 +142,3 @@ def test_nan_in_every_epoch_is_one_line(synth_train_dir, tmp_path, monkeypatch, 
     assert len(lines) == 1 and "fold 1: validation cross-entropy is NaN in every epoch" in lines[0], stderr
     assert lines[0].startswith(f"error: {tmp_path / 'model'}: ")
     assert not (tmp_path / "model" / "config.json").exists()
-
-
-def test_a_batch_of_one_is_refused_and_a_last_single_record_still_trains(synth_train_dir, tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        train_model.parse_args([str(synth_train_dir), str(tmp_path / "model"), "--batch-size", "1"])
-    assert "--batch-size must be at least 2" in capsys.readouterr().err
-    # 25 training records in batches of 24: the 25th joins the first batch's successor instead of standing alone
-    # (the measurement head's batch normalisation cannot normalise one record).
-    from team_code.cache import CachedRecords
-    data = CachedRecords.open(build_cache(synth_train_dir, tmp_path / "cache"))
-    folds = [np.arange(5), np.arange(5, 30)]
-    result = train_module.train_fold(data, folds, fold=0, options=train_module.TrainOptions(
-        folds=2, epochs=1, batch_size=24, threads=1), device=torch.device("cpu"))
-    assert result.history[0]["epoch"] == 1 and math.isfinite(result.history[0]["train_loss"])

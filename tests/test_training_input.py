@@ -132,22 +132,3 @@ def test_a_fold_stops_after_patience_epochs_without_a_better_validation_loss(syn
     assert [h["epoch"] for h in result.history] == [1, 2, 3, 4]  # epochs 3 and 4 did not beat epoch 2
     assert result.best_epoch == 2
     assert not list(tmp_path.glob("fold_*"))  # without model_dir nothing is checkpointed
-
-
-def test_a_last_batch_of_one_record_joins_the_one_before():
-    from team_code.cache import split_batches
-    assert [len(c) for c in split_batches(np.arange(65), 32)] == [32, 33]
-    assert [len(c) for c in split_batches(np.arange(64), 32)] == [32, 32]
-    assert [len(c) for c in split_batches(np.arange(1), 32)] == [1]
-    assert np.concatenate(split_batches(np.arange(65), 32)).tolist() == list(range(65))
-
-
-def test_the_measurement_head_learns_faster_and_only_crnn_has_one():
-    from team_code.model import FAST_LEARNING, build_model, parameter_groups
-    crnn = build_model("crnn")
-    groups = parameter_groups(crnn, 1e-3)
-    assert [g["lr"] for g in groups] == [1e-3, 1e-3 * FAST_LEARNING]
-    fast = {id(p) for p in groups[1]["params"]}
-    assert fast == {id(p) for name in crnn.fast for p in getattr(crnn, name).parameters()}
-    assert sum(len(g["params"]) for g in groups) == len(list(crnn.parameters()))
-    assert len(parameter_groups(build_model("paper"), 1e-3)) == 1
