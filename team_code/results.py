@@ -28,6 +28,7 @@ class FoldResult:
     history: list[dict[str, Any]]
     records: list[str]                     # the validation records, in the order of `probabilities`' rows
     probabilities: np.ndarray              # (records, classes) float64, the best epoch's out-of-fold probabilities
+    measurement_blend: float = 0.0         # the measurement read's weight in the logits (train._blend_measurements)
     weights_sha256: str | None = None      # of fold_K.pt as written; None until the fold is saved
     state_dict: dict[str, torch.Tensor] | None = field(default=None, repr=False)  # not in the JSON
 
@@ -37,7 +38,8 @@ class FoldResult:
     def summary(self) -> dict[str, Any]:
         """What the CV report lists per fold: everything but the validation records and their probabilities."""
         out = {"fold": self.fold, "fingerprint": self.fingerprint, "best_epoch": self.best_epoch,
-               "best_val_cross_entropy": self.best_val_cross_entropy, "history": self.history}
+               "best_val_cross_entropy": self.best_val_cross_entropy, "history": self.history,
+               "measurement_blend": self.measurement_blend}
         if self.weights_sha256 is not None:
             out["weights_sha256"] = self.weights_sha256
         return out
@@ -46,7 +48,7 @@ class FoldResult:
         """fold_K.json's object (the weights go to fold_K.pt, never here)."""
         out = {"fold": self.fold, "fingerprint": self.fingerprint, "best_epoch": self.best_epoch,
                "best_val_cross_entropy": self.best_val_cross_entropy, "history": self.history,
-               "records": self.records, "probabilities": self.probabilities.tolist()}
+               "measurement_blend": self.measurement_blend, "records": self.records, "probabilities": self.probabilities.tolist()}
         if self.weights_sha256 is not None:
             out["weights_sha256"] = self.weights_sha256
         return out
@@ -56,7 +58,7 @@ class FoldResult:
         """A fold from fold_K.json's object (KeyError or ValueError when it is not one), with its weights if given."""
         return cls(fold=int(data["fold"]), fingerprint=data["fingerprint"], best_epoch=int(data["best_epoch"]),
                    best_val_cross_entropy=float(data["best_val_cross_entropy"]), history=list(data["history"]),
-                   records=list(data["records"]), probabilities=np.asarray(data["probabilities"], dtype=np.float64),
+                   measurement_blend=float(data.get("measurement_blend", 0.0)), records=list(data["records"]), probabilities=np.asarray(data["probabilities"], dtype=np.float64),
                    weights_sha256=data.get("weights_sha256"), state_dict=state_dict)
 
 

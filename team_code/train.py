@@ -259,8 +259,15 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
         where = f"{model_dir}: " if model_dir is not None else ""
         raise TrainingError(f"{where}fold {fold + 1}: validation cross-entropy is NaN in every epoch (training "
                             "diverged); try a lower --learning-rate")
+    blend = 0.0
+    if hasattr(model, "fit_measurement_read"):
+        model.load_state_dict(best["state_dict"])
+        blend, best["probabilities"] = _blend_measurements(model, data, train_idx, val, weights[train_idx],
+                                                           options, device)
+        best["state_dict"] = copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()})
+        logger.info(f"fold {fold + 1}/{options.folds}: measurement read blended in at {blend:g}")
     result = FoldResult(fold=fold, fingerprint=fingerprint, best_epoch=best["epoch"],
-                        best_val_cross_entropy=best["val_cross_entropy"], history=history,
+                        best_val_cross_entropy=best["val_cross_entropy"], history=history, measurement_blend=blend,
                         records=[data.names[i] for i in val], probabilities=best["probabilities"],
                         state_dict=best["state_dict"])
     return model_files.save_fold(model_dir, result) if model_dir is not None else result
@@ -269,6 +276,32 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
 def _better(loss: float, best: float) -> bool:
     """Lower is better and NaN is worst: a NaN first epoch must not be unbeatable (every `<` with NaN is False)."""
     return not math.isnan(loss) and (math.isnan(best) or loss < best)
+
+
+BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)  # the measurement read's weights tried in the logits
+
+
+def _blend_measurements(model: torch.nn.Module, data: CachedRecords, train_idx: np.ndarray, val: np.ndarray,
+                        weights: np.ndarray, options: TrainOptions, device: torch.device) -> tuple[float, np.ndarray]:
+    """Fit the network's measurement read (model.CRNN.fit_measurement_read) on the training records' first
+    windows and set its weight in the logits to the one of BLENDS with the lowest validation loss, as the epoch
+    is chosen; ties keep the smaller weight. Returns the weight and the validation probabilities with it."""
+    model.eval()
+    measurements, labels = [], []
+    with torch.no_grad():
+        for _, x, y in data.batches(train_idx, options.batch_size):
+            measurements.append(model.measurements(x.to(device)))
+            labels.append(y.to(device))
+    model.fit_measurement_read(torch.cat(measurements), torch.cat(labels), torch.from_numpy(weights).to(device),
+                               _CRITERIA[options.loss])
+    best = None
+    for blend in BLENDS:
+        model.blend.fill_(blend)
+        probabilities, loss = _validate(model, data, val, options.batch_size, device, loss=options.loss)
+        if best is None or _better(loss, best[1]):
+            best = (blend, loss, probabilities)
+    model.blend.fill_(best[0])
+    return best[0], best[2]
 
 
 def _validate(model: torch.nn.Module, data: CachedRecords, val: np.ndarray, batch_size: int,

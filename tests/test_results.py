@@ -13,7 +13,7 @@ from team_code.results import CVReport, FoldResult
 FOLD_JSON = {"fold": 1, "fingerprint": "abc", "best_epoch": 2, "best_val_cross_entropy": 0.5,
              "history": [{"epoch": 1, "train_loss": 1.0, "val_cross_entropy": 0.7, "seconds": 1.5},
                          {"epoch": 2, "train_loss": 0.8, "val_cross_entropy": 0.5, "seconds": 1.25}],
-             "records": ["A1", "A7"], "probabilities": [[0.1] * 9, [0.25] * 9], "weights_sha256": "00ff"}
+             "measurement_blend": 0.5, "records": ["A1", "A7"], "probabilities": [[0.1] * 9, [0.25] * 9], "weights_sha256": "00ff"}
 
 
 def test_fold_result_round_trips_fold_json_with_its_key_order_and_without_the_weights() -> None:
@@ -22,7 +22,7 @@ def test_fold_result_round_trips_fold_json_with_its_key_order_and_without_the_we
     assert fold.state_dict is weights and fold.probabilities.shape == (2, 9)
     assert json.dumps(fold.to_json()) == json.dumps(FOLD_JSON)
     assert list(fold.summary()) == ["fold", "fingerprint", "best_epoch", "best_val_cross_entropy", "history",
-                                    "weights_sha256"]
+                                    "measurement_blend", "weights_sha256"]
 
 
 def test_float32_probabilities_are_written_as_the_same_numbers() -> None:

@@ -1,5 +1,8 @@
 """What the network is shown: augmentation that keeps the padding, standardised and masked input, every window
-scored, rare classes weighted, folds that stop when validation stops improving."""
+scored, rare classes weighted, folds that stop when validation stops improving, the measurement read fitted and
+blended in by validation loss."""
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -7,9 +10,9 @@ import torch
 from team_code.augment import augment
 from team_code.inference import combine_windows, predict_signals
 from team_code.labels import CLASSES
-from team_code.model import CRNN, recorded_length, standardise
+from team_code.model import CRNN, measurement_size, recorded_length, standardise
 from team_code.preprocess import FS, LENGTH
-from team_code.train import TrainOptions, record_weights, with_defaults
+from team_code.train import BLENDS, TrainOptions, categorical_cross_entropy, record_weights, with_defaults
 
 
 def _batch(rng, lengths):
@@ -119,7 +122,7 @@ def test_a_fold_stops_after_patience_epochs_without_a_better_validation_loss(syn
     from team_code.folds import stratified_folds
 
     data = CachedRecords.open(build_cache(synth_train_dir, tmp_path / "cache"))
-    losses = iter([3.0, 1.0, 2.0, 1.5, 0.5, 0.1])
+    losses = itertools.chain([3.0, 1.0, 2.0, 1.5], itertools.repeat(1.0))  # then the blends: all equal
 
     def fake_validate(model, data, val, batch_size, device, loss="softmax"):
         return np.full((len(val), len(CLASSES)), 1 / len(CLASSES)), next(losses)
@@ -131,4 +134,58 @@ def test_a_fold_stops_after_patience_epochs_without_a_better_validation_loss(syn
     result = train.train_fold(data, folds, fold=0, options=options, device=torch.device("cpu"))
     assert [h["epoch"] for h in result.history] == [1, 2, 3, 4]  # epochs 3 and 4 did not beat epoch 2
     assert result.best_epoch == 2
+    assert result.measurement_blend == 0.0  # equal losses keep the smallest weight
     assert not list(tmp_path.glob("fold_*"))  # without model_dir nothing is checkpointed
+
+
+def test_the_measurement_read_learns_a_rule_and_is_silent_at_blend_zero():
+    torch.manual_seed(0)
+    model = CRNN().eval()
+    rng = np.random.default_rng(5)
+    measurements = torch.from_numpy(rng.normal(3.0, 0.01, (300, measurement_size()))).float()  # tiny spread
+    label = torch.from_numpy(rng.integers(0, len(CLASSES), 300))
+    measurements[torch.arange(300), label] += 0.02  # the class is the measurement that stands out, barely
+    labels = torch.nn.functional.one_hot(label, len(CLASSES)).float()
+    model.fit_measurement_read(measurements, labels, torch.ones(300), categorical_cross_entropy)
+    with torch.no_grad():
+        predicted = model._read(measurements).argmax(dim=1)
+    assert (predicted == label).float().mean() > 0.95  # standardised, so the tiny spread is no obstacle
+
+    x = torch.from_numpy(_batch(np.random.default_rng(6), [8000, 10000]))
+    with torch.no_grad():
+        silent = model(x)
+        model.blend.fill_(1.0)
+        blended = model(x)
+        read = model._read(model.measurements(x))
+    torch.testing.assert_close(blended, silent + read, atol=1e-4, rtol=1e-4)
+    assert (read.abs() > 1e-3).any()  # so the equality above is not 0 == 0
+
+
+def test_the_blend_is_the_one_with_the_lowest_validation_loss_and_travels_in_the_weights(synth_train_dir,
+                                                                                        tmp_path, monkeypatch):
+    from team_code import train
+    from team_code.cache import CachedRecords, build_cache
+    from team_code.folds import stratified_folds
+    from team_code.model import build_model
+
+    data = CachedRecords.open(build_cache(synth_train_dir, tmp_path / "cache"))
+    folds = stratified_folds(data.labels, 2, seed=0)
+    validate = train._validate
+    seen = []
+
+    def loss_by_blend(model, data, val, batch_size, device, loss="softmax"):
+        probabilities, _ = validate(model, data, val, batch_size, device, loss)
+        seen.append(float(model.blend))
+        return probabilities, 1.0 if len(seen) == 1 else abs(float(model.blend) - 0.75)  # epoch 1, then blends
+
+    monkeypatch.setattr(train, "_validate", loss_by_blend)
+    options = TrainOptions(folds=2, epochs=1, augment=False)
+    result = train.train_fold(data, folds, fold=0, options=options, device=torch.device("cpu"))
+    assert seen == [0.0, *BLENDS]  # the network trains with the read off
+    assert result.measurement_blend == 0.75
+    model = build_model("crnn").eval()
+    model.load_state_dict(result.state_dict)
+    assert float(model.blend) == 0.75
+    signals = [signal for _, signal in data.signals(folds[0])]
+    np.testing.assert_allclose(predict_signals([model], signals, torch.device("cpu")), result.probabilities,
+                               atol=1e-6)  # the out-of-fold probabilities are the saved model's
