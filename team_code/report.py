@@ -64,12 +64,13 @@ def to_markdown(report: CVReport) -> str:
     for c, row in report.per_class.items():
         lines.append(f"| {c} | {row.n} | {row.precision:.3f} | {row.recall:.3f} | {row.f2:.3f} "
                      f"| {row.g2:.3f} | {report.thresholds[c]:.3f} |")
-    lines += ["", "| Fold | Best epoch | Val cross-entropy | Train loss at best | Seconds (all epochs) |",
-              "|---|---|---|---|---|"]
+    lines += ["", "| Fold | Best epoch | Val cross-entropy | Train loss at best | Measurement read weight "
+              "| Seconds (all epochs) |", "|---|---|---|---|---|---|"]
     for fold in report.folds:
         best = fold["history"][fold["best_epoch"] - 1]
         lines.append(f"| {fold['fold'] + 1} | {fold['best_epoch']} | {fold['best_val_cross_entropy']:.4f} "
-                     f"| {best['train_loss']:.4f} | {sum(h['seconds'] for h in fold['history']):.1f} |")
+                     f"| {best['train_loss']:.4f} | {fold.get('measurement_blend', 0.0):g} "
+                     f"| {sum(h['seconds'] for h in fold['history']):.1f} |")
     return "\n".join(lines) + "\n"
 
 

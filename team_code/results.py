@@ -48,7 +48,8 @@ class FoldResult:
         """fold_K.json's object (the weights go to fold_K.pt, never here)."""
         out = {"fold": self.fold, "fingerprint": self.fingerprint, "best_epoch": self.best_epoch,
                "best_val_cross_entropy": self.best_val_cross_entropy, "history": self.history,
-               "measurement_blend": self.measurement_blend, "records": self.records, "probabilities": self.probabilities.tolist()}
+               "measurement_blend": self.measurement_blend, "records": self.records,
+               "probabilities": self.probabilities.tolist()}
         if self.weights_sha256 is not None:
             out["weights_sha256"] = self.weights_sha256
         return out
@@ -58,7 +59,8 @@ class FoldResult:
         """A fold from fold_K.json's object (KeyError or ValueError when it is not one), with its weights if given."""
         return cls(fold=int(data["fold"]), fingerprint=data["fingerprint"], best_epoch=int(data["best_epoch"]),
                    best_val_cross_entropy=float(data["best_val_cross_entropy"]), history=list(data["history"]),
-                   measurement_blend=float(data.get("measurement_blend", 0.0)), records=list(data["records"]), probabilities=np.asarray(data["probabilities"], dtype=np.float64),
+                   measurement_blend=float(data.get("measurement_blend", 0.0)), records=list(data["records"]),
+                   probabilities=np.asarray(data["probabilities"], dtype=np.float64),
                    weights_sha256=data.get("weights_sha256"), state_dict=state_dict)
 
 

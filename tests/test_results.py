@@ -13,7 +13,8 @@ from team_code.results import CVReport, FoldResult
 FOLD_JSON = {"fold": 1, "fingerprint": "abc", "best_epoch": 2, "best_val_cross_entropy": 0.5,
              "history": [{"epoch": 1, "train_loss": 1.0, "val_cross_entropy": 0.7, "seconds": 1.5},
                          {"epoch": 2, "train_loss": 0.8, "val_cross_entropy": 0.5, "seconds": 1.25}],
-             "measurement_blend": 0.5, "records": ["A1", "A7"], "probabilities": [[0.1] * 9, [0.25] * 9], "weights_sha256": "00ff"}
+             "measurement_blend": 0.5,
+             "records": ["A1", "A7"], "probabilities": [[0.1] * 9, [0.25] * 9], "weights_sha256": "00ff"}
 
 
 def test_fold_result_round_trips_fold_json_with_its_key_order_and_without_the_weights() -> None:
@@ -45,4 +46,4 @@ def test_cv_report_round_trips_and_its_markdown_reads_the_typed_rows() -> None:
     assert list(data["per_class"]["AF"]) == ["n", "precision", "recall", "f2", "g2"]
     assert CVReport.from_json(data) == report
     page = to_markdown(report)
-    assert f"| AF | {int(labels[:, 0].sum())} |" in page and "| 2 | 2 | 0.5000 | 0.8000 | 2.8 |" in page
+    assert f"| AF | {int(labels[:, 0].sum())} |" in page and "| 2 | 2 | 0.5000 | 0.8000 | 0.5 | 2.8 |" in page
