@@ -88,11 +88,12 @@ def test_corrupt_cache_is_one_line_naming_it(synth_train_dir, tmp_path, damage):
 
 
 def _train_with_validation_losses(synth_train_dir: Path, model: Path, monkeypatch, losses: list[float]) -> list:
-    """Train 2 folds x 3 epochs in this process with the validation losses replaced by `losses` (per fold); return
-    each validation's (weights, probabilities) as the real _validate saw them."""
+    """Train 2 folds x 3 epochs in this process with the validation losses replaced by `losses` (per fold, then
+    equal losses for the measurement read's weights, so it stays off); return each validation's (weights,
+    probabilities) as the real _validate saw them."""
     seen = []
     real = train_module._validate
-    replaced = iter(losses * 2)
+    replaced = iter((losses + [1.0] * len(train_module.BLENDS)) * 2)
 
     def validate(net, data, val, batch_size, device, loss="softmax"):
         probabilities, _ = real(net, data, val, batch_size, device, loss=loss)
@@ -113,14 +114,17 @@ def test_best_epoch_is_kept_even_when_not_the_last_and_after_a_nan(synth_train_d
                                                                     best):
     model = tmp_path / "model"
     seen = _train_with_validation_losses(synth_train_dir, model, monkeypatch, losses)
-    assert len(seen) == 6
+    per_fold = 3 + len(train_module.BLENDS)
+    assert len(seen) == 2 * per_fold
     oof = {row.split(",")[0]: row.split(",") for row in (model / "oof.csv").read_text().splitlines()[1:]}
     for fold in range(2):
-        state, probabilities = seen[3 * fold + best - 1]
+        state, probabilities = seen[per_fold * fold + best - 1]
         saved = torch.load(model / f"fold_{fold}.pt", weights_only=True)
-        assert all(torch.equal(saved[k], state[k]) for k in state), f"fold {fold}: not epoch {best}'s weights"
+        network = [k for k in state if not k.startswith("measurement")]  # the read is fitted after the epochs
+        assert all(torch.equal(saved[k], state[k]) for k in network), f"fold {fold}: not epoch {best}'s weights"
+        assert float(saved["blend"]) == 0.0
         summary = json.loads((model / f"fold_{fold}.json").read_text())
-        assert summary["best_epoch"] == best
+        assert summary["best_epoch"] == best and summary["measurement_blend"] == 0.0
         assert np.array_equal(np.asarray(summary["probabilities"]), probabilities.astype(np.float64))
         for name, row in zip(summary["records"], probabilities):
             assert [float(v) for v in oof[name][-9:]] == [round(float(p), 6) for p in row]
