@@ -96,7 +96,7 @@ class CRNN(nn.Module):
     I-AVB on new generated records from 0.86 to 0.99 and of Normal from 0.91 to 0.99 (README, Results).
 
     After training, a measurement read (a logistic regression on the RR measurements and the median beat, fitted
-    to the training records in closed form) is added to the logits with the weight the validation loss picks
+    to the training records by L-BFGS) is added to the logits with the weight the validation loss picks
     (fit_measurement_read): it carries small budgets, where the network has taken too few steps to learn what
     the measurements say, and fades to a small weight when the network has learned more.
     """
@@ -159,7 +159,7 @@ class CRNN(nn.Module):
 
         Why: on a few hundred records and a few epochs the network has taken only tens of gradient steps, too
         few to learn even what a logistic regression on the eight RR measurements knows (AUROC of AF 0.99 and
-        PAC 0.93 on new records where the network reaches 0.75 and 0.66); solved in closed form it is there
+        PAC 0.93 on new records where the network reaches 0.75 and 0.66); solved to convergence it is there
         from the start. train.train_fold blends it into the logits with the weight the validation loss picks,
         so a network that has learned more keeps the decision (blend 0).
         """
