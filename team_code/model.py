@@ -125,28 +125,21 @@ class CRNN(nn.Module):
                                    nn.Dropout(0.2), nn.Linear(64, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        length = recorded_length(x)
-        x = standardise(x, length)
+        x, length, templates, rr = _beat_views(x)
         features = self.features(x).transpose(1, 2)
         steps = torch.ceil(length * (features.shape[1] / x.shape[-1])).long().clamp(1, features.shape[1])
         h, _ = self.lstm(features)
         last = h[torch.arange(h.shape[0], device=h.device), steps - 1]
-        positions, valid = beats.locate_beats(x, length)
-        templates = beats.beat_templates(x, positions, valid)
-        rr = beats.rr_features(positions, valid)
         parts = [*_masked_pool(h, steps), last, *_masked_pool(features, steps), self.beat(templates), self.rhythm(rr)]
-        logits = self.dense(torch.cat(parts, dim=1))
-        if self.blend.item() != 0:
-            logits = logits + self.blend * self._read(measurement_vector(rr, templates, x.shape[1]))
-        return logits
+        # Always added, times the blend (0 while training: exact zeros in the logits and the gradients), so that
+        # no forward pass waits on the device to read the blend back.
+        read = self._read(measurement_vector(rr, templates, x.shape[1]))
+        return self.dense(torch.cat(parts, dim=1)) + self.blend * read
 
     def measurements(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, measurement_size) of raw (batch, leads, samples) windows: what the measurement read reads."""
-        length = recorded_length(x)
-        x = standardise(x, length)
-        positions, valid = beats.locate_beats(x, length)
-        return measurement_vector(beats.rr_features(positions, valid), beats.beat_templates(x, positions, valid),
-                                  x.shape[1])
+        x, _, templates, rr = _beat_views(x)
+        return measurement_vector(rr, templates, x.shape[1])
 
     def _read(self, measurements: torch.Tensor) -> torch.Tensor:
         return self.measurement_read((measurements - self.measurement_mean) / self.measurement_scale)
@@ -178,6 +171,15 @@ class CRNN(nn.Module):
 
         with torch.enable_grad():
             solver.step(objective)
+
+
+def _beat_views(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Raw (batch, leads, samples) windows -> (standardised windows, recorded lengths, beat templates, RR
+    measurements): what the network and its measurement read both start from."""
+    length = recorded_length(x)
+    x = standardise(x, length)
+    positions, valid = beats.locate_beats(x, length)
+    return x, length, beats.beat_templates(x, positions, valid), beats.rr_features(positions, valid)
 
 
 RIDGE = 3e-2  # the measurement read's L2 penalty; of 1e-3, 1e-2, 3e-2 and 0.1 the best on 400 generated records
