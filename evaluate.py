@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
                              "(challenge2020)")
     parser.add_argument("--strict", action="store_true",
                         help="a labelled record without an output file is an error, as in the official script "
-                             "(default: scored as all-negative with probability 0 and named on stderr)")
+                             "(default: scored as all-negative with probability 0 and named on stderr), and so is "
+                             "an output file not in the format driver.py writes (default: read as the official "
+                             "script reads it and named on stderr)")
     parser.add_argument("--report", metavar="FILE.html",
                         help="also write an HTML report: scores with bootstrap intervals, curves, miss heat map")
     log.add_arguments(parser)
@@ -49,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as error:  # RecordError, OutputError: one line naming the file
         print(f"evaluate.py: error: {error}", file=sys.stderr)
         return 1
+    missing, names = scores["missing"], scores["names"]
+    if 2 * len(missing) > len(names):  # a wrong or unfinished OUTPUT_DIR: the scores say little about the model
+        print(f"warning: {len(missing)} of {len(names)} labelled records have no output file in {args.output_dir}; "
+              "the scores below count them as all-negative")
     print(text)
     if args.per_class:
         print(table(scores))

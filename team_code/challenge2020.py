@@ -177,6 +177,7 @@ def auc_per_class(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.nda
         positives, negatives = np.sort(scores[truth]), np.sort(scores[~truth])
         tp = (len(positives) - np.searchsorted(positives, thresholds, side="left")).astype(np.float64)
         fp = (len(negatives) - np.searchsorted(negatives, thresholds, side="left")).astype(np.float64)
+        tp[0] = fp[0] = 0  # the official walk starts with nothing counted, even above a probability of inf
         fn, tn = len(positives) - tp, len(negatives) - fp
         tpr, tnr, ppv = _ratio_or_nan(tp, tp + fn), _ratio_or_nan(tn, fp + tn), _ratio_or_nan(tp, tp + fp)
         auroc[k] = np.cumsum(0.5 * (tpr[1:] - tpr[:-1]) * (tnr[1:] + tnr[:-1]))[-1]

@@ -132,10 +132,38 @@ def test_strict_stops_at_a_missing_output_naming_it(dirs) -> None:
     assert_fails_naming(run(labels, outputs, "--strict"), "A0003.csv", "not found")
 
 
-def test_malformed_output_file_is_an_error_naming_it(dirs) -> None:
+def test_malformed_output_file_is_all_negative_as_in_the_official_script_and_an_error_with_strict(dirs) -> None:
     labels, outputs = dirs
     (outputs / "A0002.csv").write_text("#A0002\nAF,Normal,RBBB\n1,0,0\n0.8,0.1\n")
-    assert_fails_naming(run(labels, outputs), "A0002.csv")
+    result = run(labels, outputs)
+    assert result.returncode == 0, result.stderr
+    assert "A0002.csv: formatting errors (3/3/2 fields)" in result.stderr
+    write_output(outputs, "A0002", ["AF", "Normal", "RBBB"], np.zeros(3, dtype=int), np.zeros(3))
+    assert result.stdout == run(labels, outputs).stdout  # "all outputs are assumed to be negative"
+    (outputs / "A0002.csv").write_text("#A0002\nAF,Normal,RBBB\n1,0,0\n0.8,0.1\n")
+    assert_fails_naming(run(labels, outputs, "--strict"), "A0002.csv", "the counts must match")
+
+
+def test_an_empty_output_directory_is_an_error(dirs, tmp_path: Path) -> None:
+    labels, _ = dirs
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_fails_naming(run(labels, empty), "empty", "no output file for any of the 4 labelled record(s)")
+    assert_fails_naming(run(labels, empty, "--metric", "challenge2020"), "no output file for any of the 5")
+
+
+def test_most_outputs_missing_is_the_first_line(dirs) -> None:
+    labels, outputs = dirs
+    for name in ("A0001", "A0002", "A0004"):
+        (outputs / f"{name}.csv").unlink()
+    result = run(labels, outputs)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"warning: 3 of 4 labelled records have no output file in {outputs}; the scores below count " \
+                       "them as all-negative"
+    assert lines[1] == HEADER_LINE and len(lines) == 3
+    write_output(outputs, "A0001", ["AF", "Normal", "RBBB"], np.zeros(3, dtype=int), np.zeros(3))  # half: not most
+    assert run(labels, outputs).stdout.startswith(HEADER_LINE)
 
 
 def test_output_without_a_labelled_class_is_an_error_naming_the_file(dirs) -> None:
@@ -242,3 +270,56 @@ def test_nine_class_outputs_on_snomed_labels_stay_f2g2(dirs) -> None:
     result = run(*dirs)
     assert result.returncode == 0, result.stderr
     assert result.stdout == EXPECTED + "\n"
+
+
+# --- Output files the driver would never write, read as the final-phase official script reads them (issue 23).
+def _odd(text: str, style: str) -> str:
+    name, classes, binary, probabilities = text.splitlines()
+    if style == "1.0":
+        binary = binary.replace("1", "1.0").replace("0", "0.0")
+    elif style == "True":
+        binary = binary.replace("1", "True").replace("0", "False")
+    elif style == "percent":
+        probabilities = ",".join(f"{100 * float(p):g}" for p in probabilities.split(","))
+    elif style == "percent sign":
+        probabilities = ",".join(f"{100 * float(p):g}%" for p in probabilities.split(","))
+    elif style == "comment":
+        return "\n".join([name, "# written by hand", classes, binary, probabilities, "# end"]) + "\n"
+    elif style == "nan":
+        probabilities = "nan," + probabilities.split(",", 1)[1]
+    elif style == "formatting":
+        probabilities = probabilities.rsplit(",", 1)[0]
+    return "\n".join([name, classes, binary, probabilities]) + "\n"
+
+
+@pytest.mark.parametrize("style", ["1.0", "True", "percent", "percent sign", "comment", "nan", "formatting"])
+def test_odd_output_files_score_as_the_final_phase_official_script_scores_them(final_dirs, style, capsys) -> None:
+    from tests.test_challenge2020 import official_evaluate
+
+    labels, outputs = final_dirs
+    for path in sorted(outputs.glob("*.csv"))[:2]:  # two of the four files: the others stay as the driver wrote them
+        path.write_text(_odd(path.read_text(), style))
+    expected, _ = official_evaluate(labels, outputs)
+    assert evaluate.main([str(labels), str(outputs)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == expected + "\n"
+    notes = [line for line in captured.err.splitlines() if "not as driver.py writes them" in line]
+    assert (notes[0].count("B000") == 2 and "B0001.csv" in notes[0]) if style != "comment" else notes == []
+    assert evaluate.main([str(labels), str(outputs), "--strict"]) == 1
+    assert "B0001.csv" in capsys.readouterr().err
+
+
+def test_binary_labels_written_as_1_0_are_negative_as_the_official_script_reads_them(final_dirs) -> None:
+    """The issue's case: outputs whose positive labels are written 1.0 score as all-negative rows would."""
+    from team_code.challenge2020 import CLASSES
+
+    labels, outputs = final_dirs
+    for path in outputs.glob("*.csv"):
+        path.write_text(_odd(path.read_text(), "1.0"))
+    odd = run(labels, outputs)
+    for path in outputs.glob("*.csv"):
+        probabilities = np.array(path.read_text().splitlines()[3].split(","), dtype=float)
+        write_output(outputs, path.stem, list(CLASSES), np.zeros(len(CLASSES), dtype=int), probabilities)
+    negative = run(labels, outputs)
+    assert odd.returncode == negative.returncode == 0
+    assert odd.stdout == negative.stdout and odd.stdout.splitlines()[1].split(",")[2] == "0.000"  # accuracy

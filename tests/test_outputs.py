@@ -1,4 +1,5 @@
-"""The Challenge output file: exact layout when written, tolerant but strict parsing when read."""
+"""The Challenge output file: exact layout when written, tolerant but strict parsing when read as driver.py writes
+it, and the final-phase official scorer's reading of anything else."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from team_code.labels import CLASSES
-from team_code.outputs import OutputError, read_output, write_output
+from team_code.outputs import OutputError, read_output, read_output_as_official, write_output
 from team_code.records import RecordError
 
 EXAMPLE = """#A0001
@@ -119,7 +120,9 @@ def test_read_output_tolerates_crlf_spaces_and_trailing_blank_lines(tmp_path: Pa
         ("#A1\nAF,STE\n1,0\n0.5,1.2\n", "not in \\[0, 1\\]"),
         ("#A1\nAF,STE\n1,0\n-0.5,0.2\n", "not in \\[0, 1\\]"),
         ("#A1\nAF,STE\n1,2\n0.5,0.2\n", "not 0 or 1"),
-        ("#A1\nAF,STE\n1,yes\n0.5,0.2\n", "not a number"),
+        ("#A1\nAF,STE\n1,yes\n0.5,0.2\n", "not 0 or 1"),
+        ("#A1\nAF,STE\n1.0,0\n0.5,0.2\n", "'1.0' is not 0 or 1"),  # the official scorer reads it as 0
+        ("#A1\nAF,STE\nTrue,0\n0.5,0.2\n", "not 0 or 1"),
         ("#A1\nAF,\n1,0\n0.5,0.2\n", "empty class name"),
         ("#A1\nAF,AF\n1,0\n0.5,0.2\n", "repeated class name"),
     ],
@@ -140,3 +143,55 @@ def test_read_output_reports_unreadable_files_as_output_errors(tmp_path: Path) -
     binary_file.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(OutputError, match="binary.csv"):
         read_output(binary_file)
+
+
+def official_reading(path: Path) -> tuple[list[str], list[int], list[float]]:
+    """The final-phase evaluate_12ECG_score.py's load_outputs for one file, in its own words (is_number included)."""
+    def is_number(x):
+        try:
+            float(x)
+            return True
+        except ValueError:
+            return False
+
+    with open(path) as f:
+        lines = [line for line in f if line.strip() and not line.strip().startswith("#")]
+    lengths = [len(line.split(",")) for line in lines]
+    if not (len(lines) >= 3 and len(set(lengths)) == 1):
+        return [], [], []
+    fields = [[a.strip() for a in line.split(",")] for line in lines[:3]]
+    return (fields[0], [1 if a in ("1", "True", "true", "T", "t") else 0 for a in fields[1]],
+            [float(a) if is_number(a) else 0 for a in fields[2]])
+
+
+@pytest.mark.parametrize(("text", "note"), [
+    (EXAMPLE, None),
+    ("#A1\nAF,STE\n1.0,0.0\n0.5,0.2\n", "binary label '1.0' read as 0"),
+    ("#A1\nAF,STE\nTrue,False\n0.5,0.2\n", "binary label 'True' read as 1"),
+    ("#A1\nAF,STE\nt,T\n0.5,0.2\n", "binary label 't' read as 1"),
+    ("#A1\nAF,STE\n1,0\n87.5,2\n", "probability '87.5' read as 87.5"),
+    ("#A1\nAF,STE\n1,0\n87.5%,2%\n", "probability '87.5%' read as 0"),
+    ("#A1\nAF,STE\n1,0\n0.5,nan\n", "probability 'nan' read as nan (0 once scored)"),
+    ("#A1\nAF,STE\n1,0\n0.5,\n", "probability '' read as 0"),
+    ("#A1\nAF,STE\n1,0\n-inf,1e-3\n", "probability '-inf' read as -inf"),
+    ("#A1\n# made by hand\n\nAF,STE\n  # checked\n1,0\n0.5,0.2\n#end\n", None),
+    ("#A1\r\nAF , STE\r\n1 ,0\r\n0.5, 0.2\r\n", None),
+    ("#A1\rAF,STE\r1,0\r0.5,0.2\r", None),  # old Mac line ends: Python's text mode splits them too
+    ("#A1\nAF,STE\n1,0\n0.5,0.2\n0.1,0.1\n", "1 line(s) after the probabilities ignored"),
+    ("#A1\nAF,STE\n1,0\n0.5\n", "formatting errors (2/2/1 fields)"),
+    ("#A1\nAF,STE\n1,0\n0.5,0.2\n0.1\n", "formatting errors (2/2/2/1 fields)"),
+    ("#A1\nAF,STE\n1,0\n", "formatting errors (2 line(s) of data)"),
+    ("", "formatting errors (0 line(s) of data)"),
+])
+def test_read_output_as_official_reads_every_file_as_the_final_phase_scorer(tmp_path: Path, text: str,
+                                                                            note: str | None) -> None:
+    path = tmp_path / "A1.csv"
+    path.write_bytes(text.encode())
+    output = read_output_as_official(path)
+    classes, binary, scalar = official_reading(path)
+    assert output.classes == classes
+    assert output.binary.dtype == bool and output.binary.tolist() == [bool(b) for b in binary]
+    assert np.array_equal(output.probabilities, np.array(scalar, dtype=np.float64), equal_nan=True)
+    assert output.notes == (() if note is None else (note + ", so the official scorer scores it as all-negative"
+                                                     if note.startswith("formatting") else note,))
+    assert output.name == ("A0001" if text == EXAMPLE else None if not text else "A1")

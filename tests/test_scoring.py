@@ -79,7 +79,7 @@ def test_load_outputs_errors_name_the_record_or_file(tmp_path: Path) -> None:
         load_outputs(tmp_path, ["R1"], ["AF", "RBBB"])
     (tmp_path / "R2.csv").write_text("#R9\nAF\n1\n0.5\n")
     with pytest.raises(OutputError, match=r"R2\.csv: first line names record 'R9'"):
-        load_outputs(tmp_path, ["R2"], ["AF"])
+        load_outputs(tmp_path, ["R2"], ["AF"], strict=True)
     (tmp_path / "R3.csv").write_text("#R3\nNormal,normal\n1,1\n0.5,0.5\n")
     with pytest.raises(OutputError, match=r"R3\.csv: columns 'Normal' and 'normal' both name class Normal"):
         load_outputs(tmp_path, ["R3"], ["Normal"])
@@ -108,3 +108,31 @@ def test_perfect_outputs_for_the_real_snomed_coded_samples_score_one(real_sample
         write_output(tmp_path, name, classes, row, np.where(row, 0.9, 0.1))
     scores = evaluate(label_dir, tmp_path)
     assert [scores[key] for key in ("auroc", "auprc", "accuracy", "f_measure", "f_beta", "g_beta")] == [1.0] * 6
+
+
+def test_outputs_are_read_as_the_official_scorer_reads_them_and_named_unless_strict(tmp_path: Path, capsys) -> None:
+    """The official scorer skips the '#' lines (record name included), reads 1.0 as a negative label, a probability
+    that is not a number as 0 and NaN as 0; a file with formatting errors is an all-negative row."""
+    (tmp_path / "R1.csv").write_text("#R9\nAF,RBBB\n1.0,True\n90,nan\n")
+    (tmp_path / "R2.csv").write_text("#R2\n# by hand\nAF,RBBB\n1,0\n0.5%,0.25\n")
+    (tmp_path / "R3.csv").write_text("#R3\nAF,RBBB\n1,1\n0.5\n")
+    write_output(tmp_path, "R4", ["AF", "RBBB"], np.array([0, 1]), np.array([0.125, 0.75]))
+    binary, probabilities, missing = load_outputs(tmp_path, ["R1", "R2", "R3", "R4"], ["AF", "RBBB"])
+    assert binary.tolist() == [[False, True], [True, False], [False, False], [False, True]]
+    assert probabilities.tolist() == [[90.0, 0.0], [0.0, 0.25], [0.0, 0.0], [0.125, 0.75]]
+    assert missing == []
+    [note] = [line for line in capsys.readouterr().err.splitlines() if "not as driver.py writes them" in line]
+    assert "3 output file(s)" in note and "R4" not in note
+    assert "R1.csv: binary label '1.0' read as 0, probability '90' read as 90, first line names record 'R9'; R2" in note
+    assert "R3.csv: formatting errors" in note
+    for name, reason in (("R1", "binary label '1.0' is not 0 or 1"), ("R2", "expected 4 lines"),
+                         ("R3", "2 classes, 2 labels and 1 probabilities")):
+        with pytest.raises(OutputError, match=f"{name}\\.csv: {reason}"):
+            load_outputs(tmp_path, [name, "R4"], ["AF", "RBBB"], strict=True)
+
+
+def test_no_output_file_for_any_labelled_record_is_an_error(tmp_path: Path) -> None:
+    write_output(tmp_path, "R0", ["AF"], np.array([1]), np.array([0.5]))  # not a labelled record
+    with pytest.raises(OutputError, match=r"no output file for any of the 2 labelled record\(s\) \(expected NAME"
+                                          r"\.csv, e\.g\. R1\.csv\)"):
+        load_outputs(tmp_path, ["R1", "R2"], ["AF"])
