@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or f"{explanation.name}_explained.png")
     with atomic_path(out) as tmp:
         draw(explanation, tmp)
-    logger.info(f"wrote {out}")
+    print(out.resolve())  # noqa: T201 - the command's result: where the picture is
     return 0
 
 

@@ -36,10 +36,12 @@ def assert_drawn(path: Path) -> None:
 def test_explains_a_record_into_name_explained_png_in_the_working_directory(tiny_model, synth_train_dir, tmp_path):
     result = run(tiny_model.resolve(), (synth_train_dir / "S00001.hea").resolve(), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{tmp_path.resolve() / 'S00001_explained.png'}\n"  # what it wrote, and only that
     assert_drawn(tmp_path / "S00001_explained.png")
     result = run(tiny_model.resolve(), (synth_train_dir / "S00002.mat").resolve(), "--class", "PVC", "--class", "AF",
-                 "--out", tmp_path / "two.png", cwd=tmp_path)
+                 "--out", "two.png", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{tmp_path.resolve() / 'two.png'}\n"
     assert_drawn(tmp_path / "two.png")
 
 
