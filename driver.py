@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from team_code import log
+from team_code import cli, log
 from team_code.inference import Ensemble
 from team_code.model_dir import ModelError
 from team_code.outputs import OutputError
@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model_dir", help="folder written by train_model.py")
     parser.add_argument("test_dir", help="folder of NAME.mat + NAME.hea records")
     parser.add_argument("output_dir", help="folder for the NAME.csv outputs (created)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=cli.int_in_range(1), default=16,
+                        help="records per forward pass (default 16)")
     log.add_arguments(parser, quiet_help="no progress bar")
     args = parser.parse_args(argv)
     log.configure(quiet=args.quiet, verbose=args.verbose)

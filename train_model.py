@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from team_code import class_sets, log
+from team_code import class_sets, cli, log
 from team_code.cache import CacheError
 from team_code.model import ARCHITECTURES
 from team_code.records import RecordError
-from team_code.train import LR_SCHEDULES, TrainingError, TrainOptions, train
+from team_code.train import INT_LIMITS, LR_SCHEDULES, TrainingError, TrainOptions, train
 
 DEFAULTS = TrainOptions()  # the one place the defaults are set; the help texts show them
+
+
+def whole(name: str):
+    """The argparse type of a whole-number option: its range is train.INT_LIMITS's."""
+    return cli.int_in_range(*INT_LIMITS[name])
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,9 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("train_dir", help="folder of NAME.hea + NAME.mat training records, sub-folders included "
                         "(never written to)")
     parser.add_argument("model_dir", help="folder to write the model into (created; rerun to resume)")
-    parser.add_argument("--folds", type=int, default=DEFAULTS.folds,
+    parser.add_argument("--folds", type=whole("folds"), default=DEFAULTS.folds,
                         help=f"cross-validation folds (default {DEFAULTS.folds})")
-    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs,
+    parser.add_argument("--epochs", type=whole("epochs"), default=DEFAULTS.epochs,
                         help=f"epochs per fold (default {DEFAULTS.epochs})")
     parser.add_argument("--arch", choices=list(ARCHITECTURES), default=DEFAULTS.arch,
                         help=f"network (default {DEFAULTS.arch})")
@@ -37,12 +43,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--loss", choices=list(class_sets.LOSSES), default=None,
                         help="softmax cross-entropy or independent sigmoids (bce) (default: "
                         + " / ".join(f"{s.loss} for {name}" for name, s in class_sets.CLASS_SETS.items()) + ")")
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default {DEFAULTS.seed})")
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+    parser.add_argument("--seed", type=whole("seed"), default=DEFAULTS.seed,
+                        help=f"random seed, 0 to {INT_LIMITS['seed'][1]} (default {DEFAULTS.seed})")
+    parser.add_argument("--batch-size", type=whole("batch_size"), default=DEFAULTS.batch_size,
                         help=f"records per training step (default {DEFAULTS.batch_size})")
     defaults = {name: " / ".join(f"{getattr(a, name)} for {arch}" for arch, a in ARCHITECTURES.items())
                 for name in ("learning_rate", "augment", "class_weights", "lr_schedule", "patience")}
-    parser.add_argument("--learning-rate", type=float, default=None,
+    parser.add_argument("--learning-rate", type=cli.positive_number, default=None,
                         help=f"Adam learning rate (default {defaults['learning_rate']})")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help=f"random gain, noise, baseline wander, shift, stretch, lead dropout while training "
@@ -51,10 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"weight each record's loss by its classes' rarity (default {defaults['class_weights']})")
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
                         help=f"learning-rate schedule over a fold (default {defaults['lr_schedule']})")
-    parser.add_argument("--patience", type=int, default=None,
+    parser.add_argument("--patience", type=whole("patience"), default=None,
                         help=f"stop a fold after this many epochs without a better validation loss, 0 = never "
                         f"(default {defaults['patience']})")
-    parser.add_argument("--threads", type=int, default=DEFAULTS.threads,
+    parser.add_argument("--threads", type=whole("threads"), default=DEFAULTS.threads,
                         help="torch threads per process (default: cores / processes)")
     parser.add_argument("--cache-dir", default=DEFAULTS.cache_dir,
                         help="where to keep the preprocessed HDF5 cache (default MODEL_DIR/cache)")
@@ -62,11 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-report", action="store_true",
                         help="skip cv_report.html (figures and bootstrap intervals)")
     args = parser.parse_args(argv)
-    if args.patience is not None and args.patience < 0:
-        parser.error("--patience must be 0 (never stop early) or more")
-    for name in ("folds", "epochs", "batch_size"):
-        if getattr(args, name) < (2 if name == "folds" else 1):
-            parser.error(f"--{name.replace('_', '-')} must be at least {2 if name == 'folds' else 1}")
+    for folder, option in ((args.model_dir, "model_dir"), (args.cache_dir, "--cache-dir")):
+        if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+            parser.error(f"{option} {folder}: exists and is not a folder")
     return args
 
 

@@ -78,6 +78,12 @@ def cache_key(data_dir: str | Path, records: dict[str, Path], class_set: ClassSe
     return digest.hexdigest()[:20]
 
 
+def cache_file(data_dir: str | Path, cache_dir: str | Path, records: dict[str, Path],
+               class_set: ClassSet | None = None) -> Path:
+    """Where build_cache keeps the cache of these records (training_records(data_dir)) in cache_dir."""
+    return Path(cache_dir) / f"records-{cache_key(data_dir, records, class_set)}.h5"
+
+
 def _load_one(path: Path, class_set: ClassSet) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
     """(signal, label vector, None) for a usable record, else (None, None, reason)."""
     try:
@@ -102,7 +108,7 @@ def build_cache(data_dir: str | Path, cache_dir: str | Path, workers: int | None
     class_set = class_set or class_sets.get(class_sets.DEFAULT)
     records = training_records(data_dir)
     names = list(records)
-    path = Path(cache_dir) / f"records-{cache_key(data_dir, records, class_set)}.h5"
+    path = cache_file(data_dir, cache_dir, records, class_set)
     if path.exists():
         try:
             with h5py.File(path, "r") as f:

@@ -11,7 +11,9 @@ import contextlib
 import copy
 import logging
 import math
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -25,7 +27,7 @@ from tqdm import tqdm
 from team_code import class_sets, distributed, log, report
 from team_code import model_dir as model_files
 from team_code.augment import augment
-from team_code.cache import CachedRecords, build_cache
+from team_code.cache import CachedRecords, build_cache, cache_file, training_records
 from team_code.folds import stratified_folds
 from team_code.inference import pick_device, predict_signals
 from team_code.model import ARCHITECTURES, build_model
@@ -63,6 +65,35 @@ class TrainOptions:
 
 
 LR_SCHEDULES = ("onecycle", "constant")
+# The range of each whole-number option (None: unbounded or, for patience and threads, the default); train_model.py's
+# parser and check_options both hold options to it. Seeds seed numpy's generators, which take no negative numbers.
+INT_LIMITS: dict[str, tuple[int, int | None]] = {
+    "folds": (2, None), "epochs": (1, None), "batch_size": (1, None), "seed": (0, 2**32 - 1), "patience": (0, None),
+    "threads": (1, None),
+}
+
+
+def check_options(options: TrainOptions) -> None:
+    """TrainingError naming the first option outside what training accepts, so a run that cannot start says so
+    before it reads the data or touches MODEL_DIR."""
+    for name, (low, high) in INT_LIMITS.items():
+        value = getattr(options, name)
+        if value is None and name in ("patience", "threads"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            limits = f"at least {low}" if high is None else f"from {low} to {high}"
+            raise TrainingError(f"{name} must be a whole number {limits}, got {value!r}")
+    rate = options.learning_rate
+    if rate is not None and not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+        raise TrainingError(f"learning_rate must be a finite number above 0, got {rate!r}")
+    for name, known in (("arch", ARCHITECTURES), ("lr_schedule", LR_SCHEDULES), ("loss", class_sets.LOSSES)):
+        value = getattr(options, name)
+        if not (value is None and name != "arch") and value not in known:
+            raise TrainingError(f"unknown {name} {value!r} (known: {', '.join(known)})")
+    try:
+        class_sets.get(options.classes)
+    except ValueError as error:
+        raise TrainingError(str(error)) from None
 
 
 def with_defaults(options: TrainOptions) -> TrainOptions:
@@ -120,12 +151,10 @@ def train(train_dir: str | Path, model_dir: str | Path, options: TrainOptions) -
         raise TrainingError(f"{model_dir}: MODEL_DIR must be outside TRAIN_DIR (training never writes into the data)")
     if not train_dir.is_dir():
         raise TrainingError(f"{train_dir}: training directory not found")
-    try:
-        class_sets.get(options.classes)
-    except ValueError as error:
-        raise TrainingError(str(error)) from None
-    if options.loss not in (None, *class_sets.LOSSES):
-        raise TrainingError(f"unknown loss {options.loss!r} (known: {', '.join(class_sets.LOSSES)})")
+    for folder in (model_dir, options.cache_dir):
+        if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+            raise TrainingError(f"{folder}: exists and is not a folder")
+    check_options(options)
     options = with_defaults(options)
     world = distributed.World.start()
     try:
@@ -140,18 +169,18 @@ def _train(train_dir: Path, model_dir: Path, options: TrainOptions, world: distr
     device = pick_device()
     torch.set_num_threads(options.threads or max(1, cpu_cores() // world.local_size))
     logger.debug(f"rank {world.rank} of {world.size}: {device}, {torch.get_num_threads()} threads; {options}")
-    model_dir.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(options.cache_dir) if options.cache_dir else model_dir / "cache"
 
-    # One process per machine parses the records; the others wait, then open the same cache.
+    # One process per machine parses the records and checks there are enough; the others wait, then open the same
+    # cache. Only then is anything written to MODEL_DIR.
     class_set = class_sets.get(options.classes)
     if world.local_rank == 0:
-        cache_path = build_cache(train_dir, cache_dir, class_set=class_set)
+        cache_path = _usable_cache(train_dir, cache_dir, class_set, options)
     world.barrier()
     if world.local_rank != 0:
         cache_path = build_cache(train_dir, cache_dir, class_set=class_set)
     data = CachedRecords.open(cache_path)
-    _check_enough(data, options, train_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
 
     folds = stratified_folds(data.labels, options.folds, options.seed)
     fingerprint = model_files.fingerprint(cache_path.name, asdict(options))
@@ -173,6 +202,26 @@ def _train(train_dir: Path, model_dir: Path, options: TrainOptions, world: distr
         return None
     merged = {fold: result for part in gathered for fold, result in part.items()}
     return _finish(model_dir, data, folds, merged, options, fingerprint)
+
+
+def _usable_cache(train_dir: Path, cache_dir: Path, class_set: class_sets.ClassSet, options: TrainOptions) -> Path:
+    """The cache of TRAIN_DIR's records in cache_dir, once they are known to be enough to train on (_check_enough).
+    A new cache is built in a temporary folder inside cache_dir's nearest existing folder (the same filesystem, so
+    the move is a rename) and moved in only then: data that cannot be trained on leave MODEL_DIR as it was."""
+    records = training_records(train_dir)
+    if not any(base.with_name(f"{base.name}.hea").is_file() and base.with_name(f"{base.name}.mat").is_file()
+               for base in records.values()):
+        raise TrainingError(f"{train_dir}: no record found: no NAME.hea with its NAME.mat, sub-folders included")
+    final = cache_file(train_dir, cache_dir, records, class_set)
+    if final.exists():
+        _check_enough(CachedRecords.open(build_cache(train_dir, cache_dir, class_set=class_set)), options, train_dir)
+        return final
+    existing = next(folder for folder in (cache_dir, *cache_dir.parents) if folder.is_dir())
+    with tempfile.TemporaryDirectory(prefix=".cache-", dir=existing) as staging:
+        _check_enough(CachedRecords.open(build_cache(train_dir, staging, class_set=class_set)), options, train_dir)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(cache_file(train_dir, staging, records, class_set), final)
+    return final
 
 
 def _check_enough(data: CachedRecords, options: TrainOptions, train_dir: Path) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+import driver
 from team_code import preprocess
 from team_code.outputs import read_output
 from team_code.records import write_record
@@ -282,3 +283,13 @@ def test_nan_probabilities_are_named_per_record_not_written(tiny_model, real_sam
         lines = [line for line in result.stderr.splitlines() if line.startswith(f"error: record {name}:")]
         assert len(lines) == 1 and f"{name}.csv: probabilities must lie in [0, 1]" in lines[0], result.stderr
     assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("value, reason", [("0", "must be at least 1, got '0'"), ("-4", "must be at least 1, got '-4'"),
+                                           ("many", "must be a whole number, got 'many'")])
+def test_a_bad_batch_size_is_a_usage_error_before_anything_is_read(tmp_path, capsys, value, reason):
+    with pytest.raises(SystemExit) as stopped:
+        driver.main([str(tmp_path / "model"), str(tmp_path / "test"), str(tmp_path / "out"), "--batch-size", value])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f": error: argument --batch-size: {reason}")
+    assert list(tmp_path.iterdir()) == []

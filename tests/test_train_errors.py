@@ -3,6 +3,7 @@ untouched, a damaged cache or a diverged fold one line, the best epoch kept what
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,6 +55,82 @@ def test_too_little_data_is_a_clear_error(synth_train_dir, tmp_path):
     assert result.returncode == 1
     assert "only 5 usable labelled records; need at least 20 for 10-fold cross-validation" in result.stderr
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "model").exists()  # nothing is written before the data are known to be enough
+    finished = finished_model(tmp_path / "finished")
+    assert train(data, finished).returncode == 1
+    assert contents(finished) == {"config.json": "{}", "fold_0.pt": "weights"}  # no cache/, no staging folder left
+
+
+def finished_model(model: Path) -> Path:
+    """A stand-in for a finished MODEL_DIR: a new run's begin() would remove its config.json."""
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "fold_0.pt").write_text("weights")
+    return model
+
+
+def contents(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): p.read_text() if p.is_file() else "/" for p in sorted(folder.rglob("*"))}
+
+
+def test_a_folder_without_records_says_so_and_creates_nothing(tmp_path):
+    data = tmp_path / "empty"
+    data.mkdir()
+    (data / "notes.txt").write_text("no records here")
+    (data / "A0001.hea").write_text("A0001 12 500 5000\n")  # a header alone is no record
+    result = train(data, tmp_path / "model")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"error: {data}: no record found: no NAME.hea with its NAME.mat, sub-folders " \
+                                    "included"
+    assert not (tmp_path / "model").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+@pytest.mark.parametrize("option, value, reason", [
+    ("--learning-rate", "-1", "must be a finite number above 0, got '-1'"),
+    ("--learning-rate", "nan", "must be a finite number above 0, got 'nan'"),
+    ("--learning-rate", "inf", "must be a finite number above 0, got 'inf'"),
+    ("--learning-rate", "fast", "must be a number, got 'fast'"),
+    ("--threads", "-1", "must be at least 1, got '-1'"),
+    ("--threads", "0", "must be at least 1, got '0'"),
+    ("--batch-size", "0", "must be at least 1, got '0'"),
+    ("--folds", "1", "must be at least 2, got '1'"),
+    ("--epochs", "0", "must be at least 1, got '0'"),
+    ("--patience", "-1", "must be at least 0, got '-1'"),
+    ("--seed", "-1", "must be from 0 to 4294967295, got '-1'"),
+    ("--folds", "2.5", "must be a whole number, got '2.5'"),
+])
+def test_a_bad_option_is_a_usage_error_before_the_model_is_touched(synth_train_dir, tmp_path, capsys, option, value,
+                                                                   reason):
+    model = finished_model(tmp_path / "model")
+    with pytest.raises(SystemExit) as stopped:
+        train_model.parse_args([str(synth_train_dir), str(model), option, value, "--quiet"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f": error: argument {option}: {reason}")
+    assert contents(model) == {"config.json": "{}", "fold_0.pt": "weights"}
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"learning_rate": -1.0}, "learning_rate must be a finite number above 0, got -1.0"),
+    ({"threads": 0}, "threads must be a whole number at least 1, got 0"),
+    ({"seed": -1}, "seed must be a whole number from 0 to 4294967295, got -1"),
+    ({"folds": 1}, "folds must be a whole number at least 2, got 1"),
+    ({"lr_schedule": "cosine"}, "unknown lr_schedule 'cosine' (known: onecycle, constant)"),
+    ({"arch": "resnet"}, "unknown arch 'resnet' (known: crnn, paper)"),
+])
+def test_train_refuses_bad_options_before_reading_or_writing(synth_train_dir, tmp_path, change, reason):
+    model = finished_model(tmp_path / "model")
+    with pytest.raises(train_module.TrainingError, match=f"^{re.escape(reason)}$"):
+        train_module.train(synth_train_dir, model, train_module.TrainOptions(**change))
+    assert contents(model) == {"config.json": "{}", "fold_0.pt": "weights"}
+
+
+def test_a_model_dir_or_cache_dir_that_is_a_file_is_a_usage_error(synth_train_dir, tmp_path, capsys):
+    (tmp_path / "file").write_text("a file")
+    for args in ([str(tmp_path / "file")], [str(tmp_path / "model"), "--cache-dir", str(tmp_path / "file")]):
+        with pytest.raises(SystemExit) as stopped:
+            train_model.parse_args([str(synth_train_dir), *args])
+        assert stopped.value.code == 2 and "exists and is not a folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_rare_class_is_reported_not_a_crash(synth_train_dir, tmp_path):
