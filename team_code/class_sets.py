@@ -90,3 +90,10 @@ def get(name: str) -> ClassSet:
         return CLASS_SETS[name]
     except KeyError:
         raise ValueError(f"unknown class set {name!r} (known: {', '.join(CLASS_SETS)})") from None
+
+
+def for_labels(dx_lists: Iterable[Iterable[str]]) -> str:
+    """The class set a training set's `#Dx` labels call for: cinc2020 when every label is a SNOMED CT code (a number,
+    as in the CinC 2020 final-phase data), the default cpsc2018 otherwise (the nine abbreviations, or no labels)."""
+    tokens = [token.strip() for dx in dx_lists for token in dx if token.strip()]
+    return "cinc2020" if tokens and all(token.isdigit() for token in tokens) else DEFAULT

@@ -1,9 +1,10 @@
-"""The organisers' 2020 driver.py call sequence, in our own words, for testing the harness modules.
+"""The organisers' 2020 driver.py and train_model.py call sequences, in our own words, for testing the harness modules.
 
 python official_harness.py MODEL_DIR INPUT_DIR OUTPUT_DIR, with the project root on PYTHONPATH: lists the *.mat
 files, calls load_12ECG_model once, then for each record loadmat(...)['val'] as float64 + the header's
 readlines() + run_12ECG_classifier, and writes the 4-line CSV by joining str() of the returned values with ','.
-Like the official script it has no per-record isolation: the first exception stops it.
+Like the official script it has no per-record isolation: the first exception stops it. `train` is their
+train_model.py: it creates the output folder and calls train_12ECG_classifier, with no options.
 """
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ import numpy as np
 from scipy.io import loadmat
 
 from run_12ECG_classifier import load_12ECG_model, run_12ECG_classifier
+from train_12ECG_classifier import train_12ECG_classifier
+
+
+def train(input_directory: str, output_directory: str) -> None:
+    if not os.path.isdir(output_directory):
+        os.mkdir(output_directory)
+    train_12ECG_classifier(input_directory, output_directory)
 
 
 def run(model_dir: str, input_dir: str, output_dir: str) -> None:

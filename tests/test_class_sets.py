@@ -166,3 +166,15 @@ def test_a_config_from_before_class_sets_is_a_cpsc2018_softmax_model(tmp_path: P
     config_path.write_text(json.dumps(config))
     ensemble = Ensemble.load(tmp_path)
     assert ensemble.class_set is CPSC and ensemble.loss == "softmax" and ensemble.columns == list(labels.CLASSES)
+
+
+@pytest.mark.parametrize("dx_lists, expected", [
+    ([("164889003",), ("59118001", "426783006")], "cinc2020"),     # the final-phase release: SNOMED CT codes
+    ([(" 164889003 ",), ()], "cinc2020"),                          # spaces and an unlabelled record
+    ([("AF",), ("RBBB", "STD")], "cpsc2018"),                      # the nine abbreviations
+    ([("164889003",), ("AF",)], "cpsc2018"),                       # mixed: cinc2020 could not read the AF record
+    ([(), ()], "cpsc2018"),                                        # no labels at all: the default
+    ([], "cpsc2018"),
+])
+def test_the_labels_choose_the_class_set(dx_lists, expected):
+    assert class_sets.for_labels(dx_lists) == expected

@@ -12,14 +12,17 @@ import numpy as np
 import pytest
 import scipy.io
 from official_harness import run as official_driver
+from official_harness import train as official_train
 
 import run_12ECG_classifier as harness
 import train_12ECG_classifier as training
+from team_code import scoring
 from team_code.inference import Ensemble
+from team_code.labels import CINC2020_SCORED
 from team_code.outputs import read_output
 from team_code.records import STANDARD_LEADS, RecordError
 from team_code.synth import generate_dataset
-from team_code.train import TrainOptions
+from team_code.train import TrainingError, TrainOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,6 +128,7 @@ def test_returned_values_are_plain_python(tiny_model, tmp_path):
 
 
 def test_train_12ECG_classifier_uses_the_training_defaults(monkeypatch, tmp_path):
+    monkeypatch.delenv("ECG_CLASSES", raising=False)
     calls = []
     monkeypatch.setattr(training, "train", lambda *args: calls.append(args))
     training.train_12ECG_classifier(str(tmp_path / "in"), str(tmp_path / "out"))
@@ -134,6 +138,7 @@ def test_train_12ECG_classifier_uses_the_training_defaults(monkeypatch, tmp_path
 
 def test_train_12ECG_classifier_writes_a_loadable_model(synth_train_dir, monkeypatch, tmp_path, capsys):
     # The official signature takes no options: shrink the defaults to 2 folds x 1 epoch for the test.
+    monkeypatch.delenv("ECG_CLASSES", raising=False)
     monkeypatch.setattr(training, "TrainOptions",
                         functools.partial(TrainOptions, folds=2, epochs=1, threads=1))
     training.train_12ECG_classifier(str(synth_train_dir), str(tmp_path / "model"))
@@ -145,3 +150,53 @@ def test_train_12ECG_classifier_writes_a_loadable_model(synth_train_dir, monkeyp
         labels, _, classes = harness.run_12ECG_classifier(data, header.readlines(),
                                                           harness.load_12ECG_model(str(tmp_path / "model")))
     assert len(labels) == len(classes) == 9 and sum(labels) >= 1
+
+
+@pytest.fixture(scope="module")
+def snomed_train_dir(tmp_path_factory) -> Path:
+    """The records of the shared training set, labelled with SNOMED CT codes as the final-phase release labels them."""
+    directory = tmp_path_factory.mktemp("snomed") / "train"
+    generate_dataset(directory, n=30, seed=3, min_seconds=8, max_seconds=10, snomed=True)
+    return directory
+
+
+@pytest.mark.parametrize("labels, environment, expected", [
+    ("snomed", None, "cinc2020"), ("abbreviations", None, "cpsc2018"),
+    ("snomed", "cpsc2018", "cpsc2018"), ("abbreviations", "cinc2020", "cinc2020"),
+])
+def test_train_12ECG_classifier_chooses_the_class_set_from_the_labels_unless_told(
+        synth_train_dir, snomed_train_dir, monkeypatch, tmp_path, capsys, labels, environment, expected):
+    if environment is None:
+        monkeypatch.delenv("ECG_CLASSES", raising=False)
+    else:
+        monkeypatch.setenv("ECG_CLASSES", environment)
+    calls = []
+    monkeypatch.setattr(training, "train", lambda *args: calls.append(args))
+    data = snomed_train_dir if labels == "snomed" else synth_train_dir
+    training.train_12ECG_classifier(str(data), str(tmp_path / "out"))
+    assert calls == [(str(data), str(tmp_path / "out"), TrainOptions(classes=expected))]
+    assert capsys.readouterr().out.startswith(f"class set {expected} (")
+
+
+def test_an_unknown_class_set_in_the_environment_is_one_line(synth_train_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("ECG_CLASSES", "cinc2021")
+    with pytest.raises(TrainingError, match=r"^ECG_CLASSES: unknown class set 'cinc2021' \(known: cpsc2018, "
+                                            r"cinc2020\)$"):
+        training.train_12ECG_classifier(str(synth_train_dir), str(tmp_path / "model"))
+    assert not (tmp_path / "model").exists()
+
+
+def test_the_organisers_harness_trains_the_final_phase_classes_on_snomed_labels(snomed_train_dir, monkeypatch,
+                                                                                 tmp_path, capsys):
+    """Their unmodified train_model.py, driver.py and scorer on final-phase-style data: the model must answer in
+    the 27 scored codes, or the Challenge metric sees no scored output column at all."""
+    monkeypatch.delenv("ECG_CLASSES", raising=False)
+    monkeypatch.setattr(training, "TrainOptions", functools.partial(TrainOptions, folds=2, epochs=1, threads=1))
+    official_train(str(snomed_train_dir), str(tmp_path / "model"))
+    assert "class set cinc2020 (the training labels are SNOMED CT codes" in capsys.readouterr().out
+    test = tmp_path / "test"
+    generate_dataset(test, n=6, seed=12, min_seconds=8, max_seconds=12, snomed=True)
+    official_driver(str(tmp_path / "model"), str(test), str(tmp_path / "out"))
+    for path in sorted((tmp_path / "out").glob("*.csv")):
+        assert read_output(path)[1] == list(CINC2020_SCORED), path.read_text()
+    assert scoring.choose_metric(test, tmp_path / "out") == "challenge2020"
