@@ -71,10 +71,10 @@ def speed(arch: str, batch: int, steps: int, device: torch.device) -> tuple[floa
         _sync(device)
         times.append(time.perf_counter() - start)
     train_rate = batch * steps / sum(times[1:])
-    predict_probabilities(model, x[:batch], device)
+    predict_probabilities([model], x[:batch], device)
     start = time.perf_counter()
     for _ in range(steps):
-        predict_probabilities(model, x, device)
+        predict_probabilities([model], x, device)
     _sync(device)
     return train_rate, 1000 * (time.perf_counter() - start) / (batch * steps)
 
