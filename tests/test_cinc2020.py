@@ -151,6 +151,7 @@ def test_losses_per_record():
         float(-(soft.numpy() * np.log(q)).sum(axis=1).mean()), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_train_model_takes_the_loss_and_refuses_unknown_class_sets(tmp_path):
     from train_model import parse_args
 

@@ -159,6 +159,7 @@ def write_header(directory: Path, name: str, labels: list[str]) -> None:
     (directory / f"{name}.hea").write_text("\n".join(header) + "\n")
 
 
+@pytest.mark.slow
 def test_evaluate_report_keeps_the_official_lines_and_draws_the_test_set(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     labels_dir, outputs = tmp_path / "labels", tmp_path / "outputs"

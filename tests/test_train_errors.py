@@ -44,6 +44,7 @@ def test_unreadable_and_unlabelled_records_are_skipped_by_name(synth_train_dir, 
     assert sorted((p.name, p.stat().st_mtime_ns) for p in data.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_too_little_data_is_a_clear_error(synth_train_dir, tmp_path):
     data = tmp_path / "few"
     data.mkdir()
@@ -63,6 +64,7 @@ def test_rare_class_is_reported_not_a_crash(synth_train_dir, tmp_path):
     assert "fewer than the 5 folds" in result.stderr
 
 
+@pytest.mark.slow
 def test_model_dir_inside_train_dir_is_refused(synth_train_dir, tmp_path):
     data = tmp_path / "train"
     shutil.copytree(synth_train_dir, data)
@@ -71,11 +73,13 @@ def test_model_dir_inside_train_dir_is_refused(synth_train_dir, tmp_path):
     assert not (data / "model").exists()
 
 
+@pytest.mark.slow
 def test_missing_train_dir(tmp_path):
     result = train(tmp_path / "nowhere", tmp_path / "model")
     assert result.returncode == 1 and "training directory not found" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_corrupt_cache_is_one_line_naming_it(synth_train_dir, tmp_path, damage):
     cache = build_cache(synth_train_dir, tmp_path / "cache")
