@@ -311,6 +311,20 @@ def machine() -> str:
             f"{torch.get_num_threads()} torch threads")
 
 
+def _git(*args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10)
+    return result.stdout.strip()
+
+
+def commit() -> str:
+    """The checkout's commit, so a benchmark file says which code it measured (marked when tracked files differ)."""
+    try:
+        head, changed = _git("rev-parse", "--short", "HEAD"), _git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return head + (" with uncommitted changes" if changed else "")
+
+
 # The sources of the PhysioNet/CinC 2020 training release (Perez Alday et al. 2020, Table 1): records, sampling
 # rate, and the durations drawn for generated stand-ins (CPSC's 6-60 s as synth.sample_seconds draws them; PTB's
 # 38-120 s uniform; INCART 30 min; PTB-XL and Georgia 10 s), with how many stand-ins the measurement generates.
@@ -385,7 +399,7 @@ def _quality(args: argparse.Namespace) -> int:
             if args.quality in ("small", "both") else []
         large = quality.large_budget(work, sets, *((40, 2, 1) if args.quick else (2000, 5, 10))) \
             if args.quality in ("large", "both") else None
-    table = quality.to_markdown(small, large, machine(), command)
+    table = quality.to_markdown(small, large, machine(), command, commit())
     print(table)
     if args.output:
         write_text(args.output, table)
@@ -422,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             table = release_cost(Path(tmp), args.quick)
         command = f"python -m team_code.bench --release{' --quick' if args.quick else ''}"
-        text = f"Machine: {machine()}.\nCommand: `{command}`.\n\n{table}\n"
+        text = f"Machine: {machine()}.\nCommand: `{command}`.\nCommit: {commit()}.\n\n{table}\n"
         print(text)
         if args.output:
             write_text(args.output, text)
@@ -442,7 +456,8 @@ def main(argv: list[str] | None = None) -> int:
             line = cpsc_sized(Path(tmp), args.cpsc_epochs)
         print(line)
         if args.output:
-            write_text(args.output, f"Machine: {machine()}.\n\n{line}\n")
+            command = f"python -m team_code.bench --cpsc-epochs {args.cpsc_epochs}"
+            write_text(args.output, f"Machine: {machine()}.\nCommand: `{command}`.\nCommit: {commit()}.\n\n{line}\n")
         return 0
     quick = args.quick
     epochs = args.epochs or (1 if quick else 3)
@@ -450,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device()
     lines = [f"Machine: {machine()}.", f"Command: `python -m team_code.bench{' --quick' if quick else ''}"
              f"{f' --epochs {args.epochs}' if args.epochs else ''}"
-             f"{f' --seeds {args.seeds}' if args.seeds else ''}`.", ""]
+             f"{f' --seeds {args.seeds}' if args.seeds else ''}`.", f"Commit: {commit()}.", ""]
     print(lines[0], flush=True)
 
     rows = {}

@@ -124,6 +124,7 @@ def test_defaults_come_from_the_architecture_and_explicit_options_win():
     assert with_defaults(TrainOptions(arch="crnn", augment=False, patience=0)).patience == 0
 
 
+@pytest.mark.slow
 def test_a_fold_stops_after_patience_epochs_without_a_better_validation_loss(synth_train_dir, tmp_path, monkeypatch):
     from team_code import train
     from team_code.cache import CachedRecords, build_cache
@@ -169,6 +170,7 @@ def test_the_measurement_read_learns_a_rule_and_is_silent_at_blend_zero():
     assert (read.abs() > 1e-3).any()  # so the equality above is not 0 == 0
 
 
+@pytest.mark.slow
 def test_the_blend_is_the_one_with_the_lowest_validation_loss_and_travels_in_the_weights(synth_train_dir,
                                                                                         tmp_path, monkeypatch):
     from team_code import train
