@@ -4,10 +4,13 @@ the beat least like it (an ectopic beat: a PAC's odd P wave, a PVC's wide QRS), 
 prematurity, pauses, irregularity).
 
 These are the measurements the nine definitions are written in, so they do not depend on how one source draws
-or records a heart. Everything is torch on the batch inside the network's forward pass, so training, validation,
-the driver and the explanations all see the same views of the same input.
+or records a heart. They depend on the signal only, not on any weights: `beat_views` is a stage of its own,
+computed once per window batch and handed to every fold model (training, validation, the driver and the
+explanations all see the same views of the same input).
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +23,52 @@ MAX_BEATS = 64  # 20 s at 192 bpm
 REFRACTORY = 100  # samples: two QRS peaks are at least 0.2 s apart (300 bpm)
 SMOOTH = 30  # samples each side: the 120-ms moving integration of Pan and Tompkins
 RR_FEATURES = 8
+MEDIAN_BEATS = 9  # the median beat is taken over at most this many beats, spread evenly over the window
+DISTANCE_STEP = 4  # the farthest beat is found on every 4th sample (125 Hz): plenty to tell an odd beat
+FLAT = 0.01  # mV: a lead whose standard deviation is below this is flat (disconnected), left out of the scale
+
+
+class Views(NamedTuple):
+    """What the networks read of a batch of raw (batch, leads, samples) windows."""
+
+    x: torch.Tensor          # the standardised windows (standardise); padding stays zero
+    length: torch.Tensor     # (batch,) recorded samples before the zero padding
+    templates: torch.Tensor  # (batch, 3 x leads, BEFORE + AFTER): median, farthest, most premature beat
+    rr: torch.Tensor         # (batch, RR_FEATURES) rhythm measurements
+
+
+def beat_views(x: torch.Tensor) -> Views:
+    """The views of raw (batch, leads, samples) windows in mV, zero-padded at the end."""
+    length = recorded_length(x)
+    x = standardise(x, length)
+    positions, valid = locate_beats(x, length)
+    return Views(x, length, beat_templates(x, positions, valid, length), rr_features(positions, valid))
+
+
+def recorded_length(x: torch.Tensor) -> torch.Tensor:
+    """Samples up to the last one where any lead is non-zero: the recorded part before the zero padding."""
+    nonzero = (x != 0).any(dim=1)
+    position = torch.arange(1, x.shape[-1] + 1, device=x.device)
+    return (nonzero * position).amax(dim=1).clamp(min=1)
+
+
+def standardise(x: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+    """Remove each lead's offset and divide the record by one scale (the median over its live leads of the
+    per-lead standard deviation), over the recorded part only; padding stays zero.
+
+    A source's gain and baseline habits then carry no label, while the ratios between leads, which axis and
+    bundle-branch patterns are made of, are kept. Flat leads (a disconnected electrode, a record with fewer
+    leads) are left out of the median: six of them would otherwise make the scale tiny and the others huge.
+    """
+    mask = (torch.arange(x.shape[-1], device=x.device)[None, :] < length[:, None]).to(x.dtype)[:, None, :]
+    count = length.to(x.dtype)[:, None, None]
+    mean = (x * mask).sum(dim=2, keepdim=True) / count
+    centred = (x - mean) * mask
+    std = ((centred ** 2).sum(dim=2, keepdim=True) / count).sqrt()
+    live = std > FLAT
+    scale = torch.nanmedian(torch.where(live, std, torch.full_like(std, float("nan"))), dim=1, keepdim=True).values
+    scale = torch.where(live.any(dim=1, keepdim=True), scale, std.amax(dim=1, keepdim=True))
+    return centred / scale.clamp(min=1e-3)
 
 
 def locate_beats(x: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -28,22 +77,28 @@ def locate_beats(x: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, t
 
     The detector is Pan and Tompkins' in essence: the leads' summed squared slope (squaring lifts the steep QRS
     far above a tall but slow T wave), integrated over 120 ms (QRS energy), whose local maxima within +-0.2 s
-    above a third of the window's high level are QRS complexes. The high level is
-    the 98th percentile over the recorded part, which a few noise spikes cannot move.
+    above a third of the window's high level are QRS complexes. The high level is the 98th percentile over the
+    recorded part, which a few noise spikes cannot move. Only steps between two recorded samples are slope: the
+    step from the last recorded sample into the zero padding is not a QRS; nor is a peak whose integration window
+    is cut by the recording's start or end.
     """
     batch, _, samples = x.shape
-    slope = (x[..., 1:] - x[..., :-1]).square().sum(dim=1, keepdim=True)
-    energy = F.avg_pool1d(F.pad(slope, (0, 1)), 2 * SMOOTH + 1, stride=1, padding=SMOOTH,
-                          count_include_pad=False)[:, 0]
     index = torch.arange(samples, device=x.device)
     recorded = index[None, :] < length[:, None]
+    slope = (x[..., 1:] - x[..., :-1]).square().sum(dim=1, keepdim=True) * recorded[:, None, 1:]
+    energy = F.avg_pool1d(F.pad(slope, (0, 1)), 2 * SMOOTH + 1, stride=1, padding=SMOOTH,
+                          count_include_pad=False)[:, 0]
     energy = energy.detach().double()
     level = torch.nanquantile(torch.where(recorded, energy, torch.full_like(energy, float("nan"))), 0.98, dim=1)
     level = torch.nan_to_num(level, nan=0.0)[:, None]
     # int16 samples make exact ties (two equal maxima a few samples apart); a tiny falling ramp keeps the first.
     energy = energy + level * 1e-6 * (1 - index / samples)[None, :]
     local = energy == F.max_pool1d(energy[:, None], 2 * REFRACTORY + 1, stride=1, padding=REFRACTORY)[:, 0]
-    peak = local & recorded & (energy > level / 3) & (level > 0)
+    # A QRS cut by the recording's end peaks where the recording stops, not at the QRS, and would fake a premature
+    # beat: a peak counts only when its integration window was recorded and the energy was seen to fall after it
+    # (the last 120 ms hold no peak); at the start, the window must have been recorded.
+    whole = (index[None, :] >= SMOOTH) & (index[None, :] < length[:, None] - 2 * SMOOTH)
+    peak = local & whole & (energy > level / 3) & (level > 0)
     rank = torch.cumsum(peak.long(), dim=1)  # 1 for the first peak, 2 for the second ...
     slot = torch.where(peak & (rank <= MAX_BEATS), rank, torch.zeros_like(rank))
     table = torch.zeros(batch, MAX_BEATS + 1, dtype=torch.long, device=x.device)
@@ -84,31 +139,44 @@ def rr_features(positions: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return torch.where(enough, features.clamp(-5, 5), torch.zeros_like(features))
 
 
-def beat_templates(x: torch.Tensor, positions: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+def beat_templates(x: torch.Tensor, positions: torch.Tensor, valid: torch.Tensor,
+                   length: torch.Tensor) -> torch.Tensor:
     """(batch, 3 x leads, BEFORE + AFTER): the median beat, the beat farthest from it (mean absolute
     difference) and the most premature beat (shortest RR against the one before: where a clinician looks for
-    an early, odd P wave), over the beats whose whole span lies inside the window; zeros where there is none."""
+    an early, odd P wave), over the beats whose whole span was recorded (none reaches into the padding); zeros
+    where there is none.
+
+    The median is taken over MEDIAN_BEATS beats spread evenly over the window (all of them when there are
+    fewer): as robust to a few ectopic beats as the median of all, at a fraction of the cost.
+    """
     batch, leads, samples = x.shape
-    # Only as many beat slots as the fullest window has: the rest are empty everywhere (same result, less work);
-    # at least three, the fewest the most premature beat is looked for in.
-    used = max(3, int(valid.sum(dim=1).max()))
-    positions, valid = positions[:, :used], valid[:, :used]
     span = torch.arange(-BEFORE, AFTER, device=x.device)
-    where = (positions[:, :, None] + span[None, None, :]).clamp(0, samples - 1)  # (batch, beats, span)
-    inside = valid & (positions >= BEFORE) & (positions + AFTER <= samples)
-    rows = torch.arange(batch, device=x.device)
-    gathered = x.transpose(1, 2)[rows[:, None, None], where].permute(0, 1, 3, 2)  # (batch, beats, leads, span)
-    nan = torch.full_like(gathered, float("nan"))
-    # nanmedian is several times faster along the last, contiguous dimension (same values).
-    median = torch.nanmedian(torch.where(inside[:, :, None, None], gathered, nan).permute(0, 2, 3, 1).contiguous(),
-                             dim=-1).values
+    inside = valid & (positions >= BEFORE) & (positions + AFTER <= length[:, None])
+    rows = torch.arange(batch, device=x.device)[:, None, None]
+    by_time = x.transpose(1, 2)
+
+    def gather(slots: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """(batch, beats, leads, offsets) of the beats in `slots` (batch, beats)."""
+        where = (positions.gather(1, slots)[:, :, None] + offsets).clamp(0, samples - 1)
+        return by_time[rows, where].permute(0, 1, 3, 2)
+
+    count = inside.sum(dim=1, keepdim=True)
+    rank = torch.arange(MEDIAN_BEATS, device=x.device)[None, :]
+    spread = torch.where(count > MEDIAN_BEATS, (2 * rank + 1) * count // (2 * MEDIAN_BEATS), rank)
+    first = torch.argsort((~inside).to(torch.int8), dim=1, stable=True)  # inside slots first, in time order
+    chosen = gather(first.gather(1, spread.clamp(max=MAX_BEATS - 1)), span)
+    missing = (rank >= count)[:, :, None, None]
+    median = torch.nanmedian(torch.where(missing, torch.full_like(chosen, float("nan")), chosen), dim=1).values
     median = torch.nan_to_num(median, nan=0.0)
-    distance = (gathered - median[:, None]).abs().mean(dim=(2, 3))
+
+    coarse = gather(torch.arange(MAX_BEATS, device=x.device).expand(batch, -1), span[::DISTANCE_STEP])
+    distance = (coarse - median[:, None, :, ::DISTANCE_STEP]).abs().mean(dim=(2, 3))
     farthest = torch.where(inside, distance, torch.full_like(distance, -1.0)).argmax(dim=1)
-    some = inside.any(dim=1)[:, None, None]
     rr = (positions[:, 1:] - positions[:, :-1]).float()
     ratio = rr[:, 1:] / rr[:, :-1].clamp(min=1)  # of beat k + 2 against beat k + 1
     eligible = inside[:, 2:] & valid[:, 1:-1] & valid[:, :-2]
     early = torch.where(eligible, ratio, torch.full_like(ratio, 1e3)).argmin(dim=1) + 2
-    early_beat = gathered[rows, early] * eligible.any(dim=1)[:, None, None]
-    return torch.cat([median, gathered[rows, farthest] * some, early_beat], dim=1)
+    odd = gather(torch.stack([farthest, early], dim=1), span)
+    odd = torch.where(torch.stack([inside.any(dim=1), eligible.any(dim=1)], dim=1)[:, :, None, None], odd,
+                      torch.zeros_like(odd))
+    return torch.cat([median, odd[:, 0], odd[:, 1]], dim=1)

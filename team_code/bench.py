@@ -71,10 +71,10 @@ def speed(arch: str, batch: int, steps: int, device: torch.device) -> tuple[floa
         _sync(device)
         times.append(time.perf_counter() - start)
     train_rate = batch * steps / sum(times[1:])
-    predict_probabilities(model, x[:batch], device)
+    predict_probabilities([model], x[:batch], device)
     start = time.perf_counter()
     for _ in range(steps):
-        predict_probabilities(model, x, device)
+        predict_probabilities([model], x, device)
     _sync(device)
     return train_rate, 1000 * (time.perf_counter() - start) / (batch * steps)
 
@@ -200,6 +200,103 @@ def _measure(command: list[str]) -> tuple[float, float]:
     return peak_kib / 1024, seconds
 
 
+def _top_operators(prof: torch.profiler.profile, rows: int) -> list[str]:
+    """torch.profiler's top operators by own CPU time, as Markdown rows."""
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1
+    return ["| operator | own CPU ms | share | calls |", "|---|---|---|---|"] + [
+        f"| `{e.key}` | {e.self_cpu_time_total / 1000:.1f} | {100 * e.self_cpu_time_total / total:.1f} % | {e.count} |"
+        for e in events[:rows]]
+
+
+def _stage_times(prof: torch.profiler.profile, stages: list[str]) -> list[str]:
+    """The wall time of each labelled stage (torch.profiler.record_function), as Markdown rows."""
+    by_name = {e.key: e for e in prof.key_averages()}
+    return [f"| {stage} | {by_name[stage].cpu_time_total / 1000 / by_name[stage].count:.1f} ms |"
+            for stage in stages if stage in by_name]
+
+
+def profile(work: Path, quick: bool) -> str:
+    """Where a training step and a 10-fold driver record spend their time (torch.profiler), on generated
+    records: a training step of 32 augmented 20-s windows, and the driver's work for records of 10-60 s
+    (reading, preprocessing, beat views once, ten fold networks)."""
+    from torch.profiler import ProfilerActivity, record_function
+
+    from team_code.augment import augment
+    from team_code.beats import beat_views
+    from team_code.inference import activation, combine_records, record_windows, window_logits
+    from team_code.predict import _prepare
+    from team_code.records import record_names
+
+    batch, records, folds = (4, 4, 2) if quick else (32, 40, 10)
+    synth.generate_dataset(work / "train", batch, seed=606, max_seconds=20)
+    synth.generate_dataset(work / "test", records, seed=707, min_seconds=10, max_seconds=60)
+    train_names = record_names(work / "train")
+    signals = [_prepare(work / "train", name) for name in train_names]
+    x = np.stack([preprocess.window(s) for s in signals])
+    lengths = np.array([min(s.shape[1], preprocess.LENGTH) for s in signals])
+    y = torch.nn.functional.one_hot(torch.arange(batch) % len(CLASSES), len(CLASSES)).float()
+    model = build_model("crnn")
+    optimizer = torch.optim.Adam(model.parameters())
+    rng = np.random.default_rng(0)
+
+    def train_step() -> None:
+        with record_function("augment (numpy, reader thread)"):
+            window = x.copy()
+            augment(window, lengths, rng)
+            window = torch.from_numpy(window)
+        with record_function("beat views"), torch.no_grad():
+            views = beat_views(window)
+        with record_function("network forward"):
+            loss = categorical_cross_entropy(window_logits(model, window, views), y).mean()
+        with record_function("backward"):
+            optimizer.zero_grad()
+            loss.backward()
+        with record_function("optimizer step"):
+            optimizer.step()
+
+    model.train()
+    train_step()
+    steps = 1 if quick else 5
+    with torch.profiler.profile(activities=[ProfilerActivity.CPU]) as train_prof:
+        for _ in range(steps):
+            train_step()
+    ensemble = [build_model("crnn").eval() for _ in range(folds)]
+    names = record_names(work / "test")
+
+    def label_all() -> None:
+        with record_function("read and preprocess"):
+            prepared = [_prepare(work / "test", name) for name in names]
+        stacked, bounds = record_windows(prepared)
+        parts = []
+        with torch.inference_mode():
+            for start in range(0, len(stacked), 32):
+                window = torch.from_numpy(stacked[start:start + 32])
+                with record_function("beat views"):
+                    views = beat_views(window)
+                with record_function(f"{folds} fold networks"):
+                    parts.append(sum(activation(window_logits(m, window, views)) for m in ensemble) / folds)
+        combine_records(torch.cat(parts).numpy(), bounds)
+
+    label_all()
+    start = time.perf_counter()
+    with torch.profiler.profile(activities=[ProfilerActivity.CPU]) as driver_prof:
+        label_all()
+    seconds = time.perf_counter() - start
+    windows = len(record_windows([_prepare(work / "test", name) for name in names])[0])
+    stages = ["augment (numpy, reader thread)", "beat views", "network forward", "backward", "optimizer step"]
+    return "\n".join([
+        f"## A training step: {batch} augmented 20-s windows, crnn (mean of {steps} steps)", "",
+        "| stage | wall per step |", "|---|---|", *_stage_times(train_prof, stages), "",
+        *_top_operators(train_prof, 12), "",
+        f"## The driver: {records} generated records of 10-60 s ({windows} windows), a {folds}-fold crnn ensemble",
+        "", f"{1000 * seconds / records:.1f} ms per record under the profiler (reading and preprocessing included, "
+        "start-up and writing outputs not).", "",
+        "| stage | wall per call |", "|---|---|",
+        *_stage_times(driver_prof, ["read and preprocess", "beat views", f"{folds} fold networks"]), "",
+        *_top_operators(driver_prof, 12), ""])
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -212,6 +309,20 @@ def machine() -> str:
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
     return (f"{cpu}, {os.cpu_count()} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}, "
             f"{torch.get_num_threads()} torch threads")
+
+
+def _git(*args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10)
+    return result.stdout.strip()
+
+
+def commit() -> str:
+    """The checkout's commit, so a benchmark file says which code it measured (marked when tracked files differ)."""
+    try:
+        head, changed = _git("rev-parse", "--short", "HEAD"), _git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return head + (" with uncommitted changes" if changed else "")
 
 
 # The sources of the PhysioNet/CinC 2020 training release (Perez Alday et al. 2020, Table 1): records, sampling
@@ -288,7 +399,7 @@ def _quality(args: argparse.Namespace) -> int:
             if args.quality in ("small", "both") else []
         large = quality.large_budget(work, sets, *((40, 2, 1) if args.quick else (2000, 5, 10))) \
             if args.quality in ("large", "both") else None
-    table = quality.to_markdown(small, large, machine(), command)
+    table = quality.to_markdown(small, large, machine(), command, commit())
     print(table)
     if args.output:
         write_text(args.output, table)
@@ -311,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--release", action="store_true",
                         help="only measure the cache's cost (records/s, disk) on generated records of the CinC 2020 "
                         "release's rate and length mix")
+    parser.add_argument("--profile", action="store_true",
+                        help="only print where a training step and a 10-fold driver record spend their time "
+                        "(torch.profiler's top operators)")
     parser.add_argument("--verbose", action="store_true",
                         help="also the progress bars, per-epoch lines and debugging messages of the runs it times")
     args = parser.parse_args(argv)
@@ -322,7 +436,16 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             table = release_cost(Path(tmp), args.quick)
         command = f"python -m team_code.bench --release{' --quick' if args.quick else ''}"
-        text = f"Machine: {machine()}.\nCommand: `{command}`.\n\n{table}\n"
+        text = f"Machine: {machine()}.\nCommand: `{command}`.\nCommit: {commit()}.\n\n{table}\n"
+        print(text)
+        if args.output:
+            write_text(args.output, text)
+        return 0
+    if args.profile:
+        with tempfile.TemporaryDirectory() as tmp:
+            table = profile(Path(tmp), args.quick)
+        command = f"python -m team_code.bench --profile{' --quick' if args.quick else ''}"
+        text = f"Machine: {machine()}.\nCommand: `{command}`.\n\n{table}"
         print(text)
         if args.output:
             write_text(args.output, text)
@@ -333,7 +456,8 @@ def main(argv: list[str] | None = None) -> int:
             line = cpsc_sized(Path(tmp), args.cpsc_epochs)
         print(line)
         if args.output:
-            write_text(args.output, f"Machine: {machine()}.\n\n{line}\n")
+            command = f"python -m team_code.bench --cpsc-epochs {args.cpsc_epochs}"
+            write_text(args.output, f"Machine: {machine()}.\nCommand: `{command}`.\nCommit: {commit()}.\n\n{line}\n")
         return 0
     quick = args.quick
     epochs = args.epochs or (1 if quick else 3)
@@ -341,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device()
     lines = [f"Machine: {machine()}.", f"Command: `python -m team_code.bench{' --quick' if quick else ''}"
              f"{f' --epochs {args.epochs}' if args.epochs else ''}"
-             f"{f' --seeds {args.seeds}' if args.seeds else ''}`.", ""]
+             f"{f' --seeds {args.seeds}' if args.seeds else ''}`.", f"Commit: {commit()}.", ""]
     print(lines[0], flush=True)
 
     rows = {}

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from team_code import class_sets, preprocess
+from team_code import beats, class_sets, preprocess
 from team_code import model_dir as model_files
 from team_code.class_sets import ClassSet
+from team_code.model import CRNN
 from team_code.thresholds import apply_thresholds
 
 CPSC2018 = class_sets.get("cpsc2018")
@@ -31,13 +32,26 @@ def activation(logits: torch.Tensor, loss: str = "softmax") -> torch.Tensor:
     return torch.sigmoid(logits.float()) if loss == "bce" else torch.softmax(logits.float(), dim=1)
 
 
-def predict_probabilities(model: torch.nn.Module, signals: torch.Tensor, device: torch.device,
+def window_logits(model: torch.nn.Module, x: torch.Tensor, views: beats.Views | None) -> torch.Tensor:
+    """A network's logits for a batch of raw windows, handing it the batch's beat views when it reads them."""
+    return model(x, views) if isinstance(model, CRNN) else model(x)
+
+
+def views_for(models: Sequence[torch.nn.Module], x: torch.Tensor) -> beats.Views | None:
+    """The beat views of a batch, computed once for all the models that read them (None when none does)."""
+    return beats.beat_views(x) if any(isinstance(m, CRNN) for m in models) else None
+
+
+def predict_probabilities(models: Sequence[torch.nn.Module], x: torch.Tensor, device: torch.device,
                           loss: str = "softmax") -> torch.Tensor:
-    """Class probabilities for a batch (on `device`); bf16 autocast on GPU."""
-    model.eval()
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        logits = model(signals.to(device, non_blocking=True))
-    return activation(logits, loss)
+    """The models' mean class probabilities for a batch of raw windows (on `device`); bf16 autocast on GPU."""
+    for model in models:
+        model.eval()
+    with torch.inference_mode():
+        x = x.to(device, non_blocking=True)
+        views = views_for(models, x)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            return sum(activation(window_logits(m, x, views), loss) for m in models) / len(models)
 
 
 def combine_windows(probabilities: np.ndarray, class_set: ClassSet = CPSC2018) -> np.ndarray:
@@ -48,21 +62,30 @@ def combine_windows(probabilities: np.ndarray, class_set: ClassSet = CPSC2018) -
     return combined
 
 
+def record_windows(signals: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Every 20-s window of every prepared record, stacked (windows, 12, LENGTH), and the bounds: record k's
+    windows are rows bounds[k]:bounds[k + 1]."""
+    windows = [preprocess.windows(s) for s in signals]
+    return np.concatenate(windows), np.cumsum([0] + [len(w) for w in windows])
+
+
+def combine_records(per_window: np.ndarray, bounds: np.ndarray, class_set: ClassSet = CPSC2018) -> np.ndarray:
+    """(records, classes) from (windows, classes) probabilities (combine_windows over each record's rows)."""
+    return np.stack([combine_windows(per_window[a:b], class_set) for a, b in zip(bounds[:-1], bounds[1:])])
+
+
 def predict_signals(models: Sequence[torch.nn.Module], signals: Sequence[np.ndarray], device: torch.device,
                     batch_size: int = 32, class_set: ClassSet = CPSC2018, loss: str = "softmax") -> np.ndarray:
     """(records, classes) probabilities for prepared whole records (preprocess.prepare_signal): every 20-s window
-    of every record through every model, the models' probabilities averaged, then the windows combined."""
+    of every record in batches through every model (the beat views computed once per batch), the models'
+    probabilities averaged, then the windows combined."""
     if len(signals) == 0:
         return np.zeros((0, len(class_set.classes)))
-    windows = [preprocess.windows(s) for s in signals]
-    stacked = np.concatenate(windows)
-    parts = []
-    for start in range(0, len(stacked), batch_size):
-        x = torch.from_numpy(stacked[start:start + batch_size])
-        parts.append((sum(predict_probabilities(m, x, device, loss) for m in models) / len(models)).cpu().numpy())
-    per_window = np.concatenate(parts)
-    bounds = np.cumsum([0] + [len(w) for w in windows])
-    return np.stack([combine_windows(per_window[a:b], class_set) for a, b in zip(bounds[:-1], bounds[1:])])
+    stacked, bounds = record_windows(signals)
+    per_window = np.concatenate([predict_probabilities(models, torch.from_numpy(stacked[start:start + batch_size]),
+                                                       device, loss).cpu().numpy()
+                                 for start in range(0, len(stacked), batch_size)])
+    return combine_records(per_window, bounds, class_set)
 
 
 @dataclass

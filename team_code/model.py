@@ -46,29 +46,6 @@ def _conv_block(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Sequentia
     )
 
 
-def recorded_length(x: torch.Tensor) -> torch.Tensor:
-    """Samples up to the last one where any lead is non-zero: the recorded part before the zero padding."""
-    nonzero = (x != 0).any(dim=1)
-    position = torch.arange(1, x.shape[-1] + 1, device=x.device)
-    return (nonzero * position).amax(dim=1).clamp(min=1)
-
-
-def standardise(x: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
-    """Remove each lead's offset and divide the record by one scale (the median over leads of the per-lead
-    standard deviation), over the recorded part only; padding stays zero.
-
-    A source's gain and baseline habits then carry no label, while the ratios between leads, which axis and
-    bundle-branch patterns are made of, are kept.
-    """
-    mask = (torch.arange(x.shape[-1], device=x.device)[None, :] < length[:, None]).to(x.dtype)[:, None, :]
-    count = length.to(x.dtype)[:, None, None]
-    mean = (x * mask).sum(dim=2, keepdim=True) / count
-    centred = (x - mean) * mask
-    std = ((centred ** 2).sum(dim=2, keepdim=True) / count).sqrt()
-    scale = std.median(dim=1, keepdim=True).values.clamp(min=1e-3)
-    return centred / scale
-
-
 def _masked_pool(h: torch.Tensor, steps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and max over the first `steps` time steps of (batch, time, channels)."""
     valid = torch.arange(h.shape[1], device=h.device)[None, :] < steps[:, None]
@@ -80,7 +57,7 @@ def _masked_pool(h: torch.Tensor, steps: torch.Tensor) -> tuple[torch.Tensor, to
 class CRNN(nn.Module):
     """Default: a narrow CNN that downsamples early (ECG energy is below ~40 Hz), one LSTM, two dense layers.
 
-    The input is standardised per record (`standardise`) and everything after the convolutions sees only the
+    The input is standardised per record (`beats.standardise`) and everything after the convolutions sees only the
     recorded part: pooling and the LSTM's last state stop where the zero padding starts, so a 10-s record is not
     read as 10 s of asystole. Downsampling is done by strided convolutions after the first block: on a CPU that is
     about 2.5x faster to train than convolving at full rate and max-pooling. The LSTM reads ~8 steps per second of
@@ -124,24 +101,27 @@ class CRNN(nn.Module):
         self.dense = nn.Sequential(nn.Linear(3 * hidden + 2 * 128 + 96 + 32, 64), nn.ReLU(inplace=True),
                                    nn.Dropout(0.2), nn.Linear(64, num_classes))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x, length, templates, rr = _beat_views(x)
+    def forward(self, x: torch.Tensor, views: beats.Views | None = None) -> torch.Tensor:
+        """Logits of raw (batch, leads, samples) windows, from their beat views (beats.beat_views(x) when not
+        given: an ensemble computes them once for all its fold models)."""
+        views = beats.beat_views(x) if views is None else views
+        # The read is always added, times the blend (0 while training: exact zeros in the logits and the
+        # gradients), so that no forward pass waits on the device to read the blend back.
+        return self.network(views) + self.blend * self.read(measurement_vector(views))
+
+    def network(self, views: beats.Views) -> torch.Tensor:
+        """The trained network's logits, without the measurement read."""
+        x, length = views.x, views.length
         features = self.features(x).transpose(1, 2)
         steps = torch.ceil(length * (features.shape[1] / x.shape[-1])).long().clamp(1, features.shape[1])
         h, _ = self.lstm(features)
         last = h[torch.arange(h.shape[0], device=h.device), steps - 1]
-        parts = [*_masked_pool(h, steps), last, *_masked_pool(features, steps), self.beat(templates), self.rhythm(rr)]
-        # Always added, times the blend (0 while training: exact zeros in the logits and the gradients), so that
-        # no forward pass waits on the device to read the blend back.
-        read = self._read(measurement_vector(rr, templates, x.shape[1]))
-        return self.dense(torch.cat(parts, dim=1)) + self.blend * read
+        parts = [*_masked_pool(h, steps), last, *_masked_pool(features, steps), self.beat(views.templates),
+                 self.rhythm(views.rr)]
+        return self.dense(torch.cat(parts, dim=1))
 
-    def measurements(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, measurement_size) of raw (batch, leads, samples) windows: what the measurement read reads."""
-        x, _, templates, rr = _beat_views(x)
-        return measurement_vector(rr, templates, x.shape[1])
-
-    def _read(self, measurements: torch.Tensor) -> torch.Tensor:
+    def read(self, measurements: torch.Tensor) -> torch.Tensor:
+        """The measurement read's logits (unweighted by the blend) of measurement vectors (measurement_vector)."""
         return self.measurement_read((measurements - self.measurement_mean) / self.measurement_scale)
 
     @torch.no_grad()
@@ -165,21 +145,12 @@ class CRNN(nn.Module):
 
         def objective() -> torch.Tensor:
             solver.zero_grad()
-            loss = (criterion(self._read(measurements), labels) * weights).mean() + RIDGE * read.weight.square().sum()
+            loss = (criterion(self.read(measurements), labels) * weights).mean() + RIDGE * read.weight.square().sum()
             loss.backward()
             return loss
 
         with torch.enable_grad():
             solver.step(objective)
-
-
-def _beat_views(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Raw (batch, leads, samples) windows -> (standardised windows, recorded lengths, beat templates, RR
-    measurements): what the network and its measurement read both start from."""
-    length = recorded_length(x)
-    x = standardise(x, length)
-    positions, valid = beats.locate_beats(x, length)
-    return x, length, beats.beat_templates(x, positions, valid), beats.rr_features(positions, valid)
 
 
 RIDGE = 3e-2  # the measurement read's L2 penalty; of 1e-3, 1e-2, 3e-2 and 0.1 the best on 400 generated records
@@ -191,11 +162,11 @@ def measurement_size(num_leads: int = 12) -> int:
     return beats.RR_FEATURES + num_leads * ((beats.BEFORE + beats.AFTER) // MEDIAN_BIN)
 
 
-def measurement_vector(rr: torch.Tensor, templates: torch.Tensor, num_leads: int) -> torch.Tensor:
-    """The RR measurements and the median beat (the first `num_leads` rows of the templates) in 20-ms bins:
+def measurement_vector(views: beats.Views) -> torch.Tensor:
+    """The RR measurements and the median beat (the first rows of the templates, one per lead) in 20-ms bins:
     the QRS width, the PR interval and the ST level are where the median beat's energy lies in time."""
-    median = F.avg_pool1d(templates[:, :num_leads], MEDIAN_BIN).flatten(1)
-    return torch.cat([rr, median], dim=1)
+    median = F.avg_pool1d(views.templates[:, :views.x.shape[1]], MEDIAN_BIN).flatten(1)
+    return torch.cat([views.rr, median], dim=1)
 
 
 @dataclass(frozen=True)

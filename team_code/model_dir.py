@@ -34,7 +34,8 @@ from team_code.model import ARCHITECTURES, build_model
 from team_code.results import FoldResult
 
 # Bumped when the layout of MODEL_DIR or the meaning of its files changes.
-FORMAT_VERSION = 4  # 4: the crnn network's measurement read (fit after training, blended by validation loss)
+FORMAT_VERSION = 5  # 5: beat views without the padding's false QRS, flat leads out of the scale, 9-beat median
+# 4: the crnn network's measurement read (fit after training, blended by validation loss)
 # 3: the crnn network reads beat-synchronous views (team_code.beats); its weights changed shape
 
 CONFIG = "config.json"

@@ -142,9 +142,9 @@ def threshold_kinds(model_dir: Path, test_dir: Path) -> dict[str, tuple[float, f
     return {"single fold": tuple(np.mean(single, axis=0)), "mean of folds": mean, "majority vote": voted}
 
 
-def to_markdown(small: list[dict], large: dict | None, machine: str, command: str) -> str:
+def to_markdown(small: list[dict], large: dict | None, machine: str, command: str, commit: str | None = None) -> str:
     """The report: small-budget scores per seed, large-budget official scores and per-class tables."""
-    lines = [f"Machine: {machine}.", f"Command: `{command}`.", ""]
+    lines = [f"Machine: {machine}.", f"Command: `{command}`.", *([f"Commit: {commit}."] if commit else []), ""]
     names = list(small[0]) if small else []
     lines += ["## Small budget: 320 records x 3 epochs, per training seed", "",
               "| seed | " + " | ".join(f"{n} F2 | {n} G2" for n in names) + " |",

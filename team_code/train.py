@@ -24,13 +24,21 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from team_code import class_sets, distributed, log, report
+from team_code import beats, class_sets, distributed, log, report
 from team_code import model_dir as model_files
 from team_code.augment import augment
 from team_code.cache import CachedRecords, build_cache, cache_file, training_records
 from team_code.folds import stratified_folds
-from team_code.inference import pick_device, predict_signals
-from team_code.model import ARCHITECTURES, build_model
+from team_code.inference import (
+    activation,
+    combine_records,
+    pick_device,
+    predict_signals,
+    record_windows,
+    views_for,
+    window_logits,
+)
+from team_code.model import ARCHITECTURES, CRNN, build_model, measurement_vector
 from team_code.results import CVReport, FoldResult
 from team_code.thresholds import tune_thresholds
 from team_code.workers import cpu_cores
@@ -278,8 +286,10 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
         for chunk, x, y in data.batches(order, options.batch_size, pin_memory=pin, rng=rng,
                                         augment=augment if options.augment else None):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with torch.no_grad():  # the views depend on the (augmented) window only, not on the weights
+                views = views_for([model], x)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                logits = model(x)
+                logits = window_logits(model, x, views)
             loss = criterion(logits, y)
             optimizer.zero_grad(set_to_none=True)
             (loss * torch.from_numpy(weights[chunk]).to(device)).mean().backward()
@@ -289,14 +299,15 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
             total += loss.detach().sum()
             bar.update(len(y))
         bar.close()
-        val_probs, val_loss = _validate(model, data, val, options.batch_size, device, loss=options.loss)
+        validation = _validate(model, data, val, options.batch_size, device, loss=options.loss)
+        val_loss = validation.loss
         entry = {"epoch": epoch + 1, "train_loss": total.item() / len(order), "val_cross_entropy": val_loss,
                  "learning_rate": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 2)}
         history.append(entry)
         improved = best is None or _better(val_loss, best["val_cross_entropy"])
         if improved:
             best = {**entry, "state_dict": copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()}),
-                    "probabilities": val_probs}
+                    "validation": validation}
         logger.info(f"fold {fold + 1}/{options.folds} epoch {epoch + 1}/{options.epochs}: "
                     f"train loss {entry['train_loss']:.4f}, val cross-entropy {val_loss:.4f}, "
                     f"{entry['seconds']:.1f} s{' (best)' if improved else ''}")
@@ -308,16 +319,18 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
         where = f"{model_dir}: " if model_dir is not None else ""
         raise TrainingError(f"{where}fold {fold + 1}: validation cross-entropy is NaN in every epoch (training "
                             "diverged); try a lower --learning-rate")
-    blend = 0.0
-    if hasattr(model, "fit_measurement_read"):
+    blend, validation = 0.0, best["validation"]
+    if isinstance(model, CRNN):
         model.load_state_dict(best["state_dict"])
-        blend, best["probabilities"] = _blend_measurements(model, data, train_idx, val, weights[train_idx],
-                                                           options, device)
+        blend, validation = _blend_measurements(model, data, train_idx, val, weights[train_idx], validation,
+                                                options, device)
         best["state_dict"] = copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()})
-        logger.info(f"fold {fold + 1}/{options.folds}: measurement read blended in at {blend:g}")
+        logger.info(f"fold {fold + 1}/{options.folds}: measurement read blended in at {blend:g}, val cross-entropy "
+                    f"{best['val_cross_entropy']:.4f} -> {validation.loss:.4f}")
+    # The fold's loss is that of the probabilities it saves (the read blended in), not the network's alone.
     result = FoldResult(fold=fold, fingerprint=fingerprint, best_epoch=best["epoch"],
-                        best_val_cross_entropy=best["val_cross_entropy"], history=history, measurement_blend=blend,
-                        records=[data.names[i] for i in val], probabilities=best["probabilities"],
+                        best_val_cross_entropy=validation.loss, history=history, measurement_blend=blend,
+                        records=[data.names[i] for i in val], probabilities=validation.probabilities,
                         state_dict=best["state_dict"])
     return model_files.save_fold(model_dir, result) if model_dir is not None else result
 
@@ -330,42 +343,71 @@ def _better(loss: float, best: float) -> bool:
 BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)  # the measurement read's weights tried in the logits
 
 
-def _blend_measurements(model: torch.nn.Module, data: CachedRecords, train_idx: np.ndarray, val: np.ndarray,
-                        weights: np.ndarray, options: TrainOptions, device: torch.device) -> tuple[float, np.ndarray]:
+@dataclass
+class _Validation:
+    """A validation pass: the out-of-fold record probabilities and their loss, and what the measurement read's
+    weight is chosen from without another pass (the blend is a sum of logits): every window's network logits
+    (without the read) and measurement vector, record k's windows being rows bounds[k]:bounds[k + 1]."""
+
+    probabilities: np.ndarray
+    loss: float
+    network: torch.Tensor | None = None
+    measurements: torch.Tensor | None = None
+    bounds: np.ndarray | None = None
+
+
+def _blend_measurements(model: CRNN, data: CachedRecords, train_idx: np.ndarray, val: np.ndarray,
+                        weights: np.ndarray, validation: _Validation, options: TrainOptions,
+                        device: torch.device) -> tuple[float, _Validation]:
     """Fit the network's measurement read (model.CRNN.fit_measurement_read) on the training records' first
-    windows and set its weight in the logits to the one of BLENDS with the lowest validation loss, as the epoch
-    is chosen; ties keep the smaller weight. Returns the weight and the validation probabilities with it."""
-    model.eval()
+    windows (one pass of the beat views alone, no network) and set its weight in the logits to the one of BLENDS
+    with the lowest validation loss, as the epoch is chosen; ties keep the smaller weight. The weights are tried
+    on the best epoch's stored validation logits. Returns the weight and the validation with it."""
     measurements, labels = [], []
     with torch.no_grad():
         for _, x, y in data.batches(train_idx, options.batch_size):
-            measurements.append(model.measurements(x.to(device)))
+            measurements.append(measurement_vector(beats.beat_views(x.to(device))))
             labels.append(y.to(device))
     model.fit_measurement_read(torch.cat(measurements), torch.cat(labels), torch.from_numpy(weights).to(device),
                                _CRITERIA[options.loss])
+    with torch.no_grad():
+        read = model.read(validation.measurements)
     best = None
     for blend in BLENDS:
         model.blend.fill_(blend)
-        probabilities, loss = _validate(model, data, val, options.batch_size, device, loss=options.loss)
-        if best is None or _better(loss, best[1]):
-            best = (blend, loss, probabilities)
-    model.blend.fill_(best[0])
-    return best[0], best[2]
+        probabilities = combine_records(activation(validation.network + model.blend * read, options.loss).cpu()
+                                        .numpy(), validation.bounds, data.class_set)
+        loss = validation_loss(data.labels[val], probabilities, options.loss)
+        if best is None or _better(loss, best.loss):
+            best = replace(validation, probabilities=probabilities, loss=loss)
+            chosen = blend
+    model.blend.fill_(chosen)
+    return chosen, best
 
 
 def _validate(model: torch.nn.Module, data: CachedRecords, val: np.ndarray, batch_size: int,
-              device: torch.device, loss: str = "softmax") -> tuple[np.ndarray, float]:
-    """Out-of-fold probabilities of whole records, every window scored and combined (the driver's inference
-    function), and their mean loss (validation_loss)."""
-    probs, group = [], []
-    for _, signal in data.signals(val):
-        group.append(signal)
-        if len(group) == batch_size:
-            probs.append(predict_signals([model], group, device, batch_size, data.class_set, loss))
-            group = []
-    probs.append(predict_signals([model], group, device, batch_size, data.class_set, loss))
-    probabilities = np.concatenate(probs)
-    return probabilities, validation_loss(data.labels[val], probabilities, loss)
+              device: torch.device, loss: str = "softmax") -> _Validation:
+    """Out-of-fold probabilities of whole records, every window scored and combined as the driver does
+    (inference.predict_signals's windows, views and combination), and their mean loss (validation_loss); for a
+    network with a measurement read, also what _blend_measurements needs."""
+    if not isinstance(model, CRNN):
+        probabilities = predict_signals([model], [signal for _, signal in data.signals(val)], device, batch_size,
+                                        data.class_set, loss)
+        return _Validation(probabilities, validation_loss(data.labels[val], probabilities, loss))
+    model.eval()
+    stacked, bounds = record_windows([signal for _, signal in data.signals(val)])
+    network, measurements = [], []
+    with torch.inference_mode():
+        for start in range(0, len(stacked), batch_size):
+            views = beats.beat_views(torch.from_numpy(stacked[start:start + batch_size]).to(device))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                network.append(model.network(views).float())
+            measurements.append(measurement_vector(views))
+        network, measurements = torch.cat(network), torch.cat(measurements)
+        logits = network + model.blend * model.read(measurements)
+    probabilities = combine_records(activation(logits, loss).cpu().numpy(), bounds, data.class_set)
+    return _Validation(probabilities, validation_loss(data.labels[val], probabilities, loss), network,
+                       measurements, bounds)
 
 
 def _finish(model_dir: Path, data: CachedRecords, folds: list[np.ndarray], results: dict[int, FoldResult],

@@ -50,6 +50,7 @@ def trained(release, tmp_path_factory) -> tuple[Path, subprocess.CompletedProces
     return model, result
 
 
+@pytest.mark.slow
 def test_training_skips_unscored_records_and_records_the_class_set(release, trained):
     model, result = trained
     headers = sorted(release.rglob("*.hea"))
@@ -79,12 +80,14 @@ def test_training_skips_unscored_records_and_records_the_class_set(release, trai
     assert f"Challenge metric {expected:.3f}" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_cpsc2018_model_records_its_class_set_and_has_no_challenge_metric(tiny_model):
     config = json.loads((tiny_model / "config.json").read_text())
     assert (config["class_set"], config["loss"], config["classes"]) == ("cpsc2018", "softmax", list(labels.CLASSES))
     assert "challenge_metric" not in json.loads((tiny_model / "cv_report.json").read_text())
 
 
+@pytest.mark.slow
 def test_driver_writes_the_27_codes_and_evaluate_scores_them_with_the_challenge_metric(release, trained, tmp_path):
     model, _ = trained
     test_dir = tmp_path / "test"
@@ -116,6 +119,7 @@ def test_driver_writes_the_27_codes_and_evaluate_scores_them_with_the_challenge_
     assert all(np.isfinite(values))
 
 
+@pytest.mark.slow
 def test_the_organisers_adapter_answers_with_the_27_codes(release, trained, tmp_path):
     model, _ = trained
     sys.path.insert(0, str(ROOT))
@@ -147,6 +151,7 @@ def test_losses_per_record():
         float(-(soft.numpy() * np.log(q)).sum(axis=1).mean()), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_train_model_takes_the_loss_and_refuses_unknown_class_sets(tmp_path):
     from train_model import parse_args
 
@@ -157,6 +162,7 @@ def test_train_model_takes_the_loss_and_refuses_unknown_class_sets(tmp_path):
     assert result.returncode == 2 and "invalid choice: 'cinc2019'" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_cv_report_page_of_a_cinc2020_model(trained):
     from team_code import report_html
 
@@ -166,6 +172,7 @@ def test_the_cv_report_page_of_a_cinc2020_model(trained):
     assert all(code in text for code in CINC.classes)
 
 
+@pytest.mark.slow
 def test_explain_follows_the_models_classes_and_sigmoids(release, trained):
     from team_code import explain
     from team_code.inference import Ensemble

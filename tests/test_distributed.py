@@ -4,9 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # every test here trains under torchrun
 ARGS = ["--folds", "4", "--epochs", "1", "--seed", "2", "--threads", "1", "--quiet"]
 
 

@@ -20,6 +20,7 @@ from team_code.outputs import read_output
 from team_code.records import write_record
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # every test here needs a trained model (tiny_model)
 
 
 def drive(model: Path, test_dir: Path, out: Path) -> subprocess.CompletedProcess:

@@ -18,6 +18,7 @@ from team_code.records import load_record, write_record
 from team_code.synth import generate_record
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # every test here needs a trained model
 WINDOW_S = 0.3
 
 

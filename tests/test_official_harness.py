@@ -54,6 +54,7 @@ def assert_same_outputs(harness_dir: Path, driver_dir: Path, records: Path) -> N
             assert Decimal(float(probability)).quantize(Decimal(token)) == Decimal(token), (name, probability, token)
 
 
+@pytest.mark.slow
 def test_official_call_sequence_matches_driver_on_generated_records(tiny_model, tmp_path):
     records = tmp_path / "records"
     generate_dataset(records, n=8, seed=11, min_seconds=6, max_seconds=30)
@@ -72,6 +73,7 @@ def test_official_call_sequence_matches_driver_on_generated_records(tiny_model, 
             assert abs(probability - float(token)) <= half_unit + 1e-6, (path.name, probability, token)
 
 
+@pytest.mark.slow
 def test_official_call_sequence_matches_driver_on_real_samples(tiny_model, real_samples, tmp_path):
     records = real_samples / "cinc2021"
     official_driver(str(tiny_model), str(records), str(tmp_path / "harness"))
@@ -79,6 +81,7 @@ def test_official_call_sequence_matches_driver_on_real_samples(tiny_model, real_
     assert_same_outputs(tmp_path / "harness", tmp_path / "driver", records)
 
 
+@pytest.mark.slow
 def test_crlf_spaced_dx_and_reordered_leads_work_as_through_driver(tiny_model, tmp_path):
     plain, odd = tmp_path / "plain", tmp_path / "odd"
     generate_dataset(plain, n=2, seed=21, min_seconds=8, max_seconds=12)
@@ -112,6 +115,7 @@ def _plain_record(directory: Path) -> tuple[np.ndarray, list[str]]:
     (lambda data, header: (data, header[:5] + header[6:]), "header declares 12 leads but has 11"),
     (lambda data, header: (data, [line.replace(" V3", " V7") for line in header]), "unknown lead name 'V7'"),
 ])
+@pytest.mark.slow
 def test_unreadable_record_raises_naming_it(tiny_model, tmp_path, damage, reason):
     model = harness.load_12ECG_model(str(tiny_model))
     data, header = damage(*_plain_record(tmp_path))
@@ -119,6 +123,7 @@ def test_unreadable_record_raises_naming_it(tiny_model, tmp_path, damage, reason
         harness.run_12ECG_classifier(data, header, model)
 
 
+@pytest.mark.slow
 def test_returned_values_are_plain_python(tiny_model, tmp_path):
     labels, scores, classes = harness.run_12ECG_classifier(*_plain_record(tmp_path),
                                                           harness.load_12ECG_model(str(tiny_model)))
@@ -136,6 +141,7 @@ def test_train_12ECG_classifier_uses_the_training_defaults(monkeypatch, tmp_path
     assert (calls[0][2].folds, calls[0][2].epochs) == (10, 10)
 
 
+@pytest.mark.slow
 def test_train_12ECG_classifier_writes_a_loadable_model(synth_train_dir, monkeypatch, tmp_path, capsys):
     # The official signature takes no options: shrink the defaults to 2 folds x 1 epoch for the test.
     monkeypatch.delenv("ECG_CLASSES", raising=False)
@@ -186,6 +192,7 @@ def test_an_unknown_class_set_in_the_environment_is_one_line(synth_train_dir, mo
     assert not (tmp_path / "model").exists()
 
 
+@pytest.mark.slow
 def test_the_organisers_harness_trains_the_final_phase_classes_on_snomed_labels(snomed_train_dir, monkeypatch,
                                                                                  tmp_path, capsys):
     """Their unmodified train_model.py, driver.py and scorer on final-phase-style data: the model must answer in

@@ -14,6 +14,7 @@ from team_code.outputs import read_output
 from team_code.synth import generate_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # every test here trains or needs a trained model
 TRAIN_ARGS = ["--folds", "3", "--epochs", "2", "--seed", "5", "--threads", "1", "--quiet"]
 
 

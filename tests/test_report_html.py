@@ -81,6 +81,7 @@ def model_dir(tiny_model, tmp_path_factory) -> Path:
     return copy
 
 
+@pytest.mark.slow
 def test_training_writes_the_report_and_per_fold_scores_add_up_to_the_pooled_ones(model_dir: Path) -> None:
     numbers = json.loads((model_dir / "cv_scores.json").read_text())
     assert numbers["draws"] >= 1000
@@ -107,6 +108,7 @@ def test_training_writes_the_report_and_per_fold_scores_add_up_to_the_pooled_one
     assert numbers["pooled"]["scores"]["f2"] == cv["f2"] and numbers["pooled"]["scores"]["auroc"] == cv["auroc"]
 
 
+@pytest.mark.slow
 def test_every_interval_contains_its_point_estimate(model_dir: Path) -> None:
     numbers = json.loads((model_dir / "cv_scores.json").read_text())
     for part in [*numbers["folds"], numbers["pooled"]]:
@@ -115,6 +117,7 @@ def test_every_interval_contains_its_point_estimate(model_dir: Path) -> None:
             assert low <= part["scores"][key] <= high, (part.get("fold"), key)
 
 
+@pytest.mark.slow
 def test_every_figure_is_a_valid_non_blank_image(model_dir: Path) -> None:
     page = (model_dir / "cv_report.html").read_text()
     images = inlined_images(page)
@@ -125,6 +128,7 @@ def test_every_figure_is_a_valid_non_blank_image(model_dir: Path) -> None:
     assert "fold 2" in page and "lowest validation cross-entropy" in page and "<script" not in page
 
 
+@pytest.mark.slow
 def test_no_report_skips_the_figures_and_the_module_rebuilds_them(model_dir: Path, synth_train_dir: Path) -> None:
     (model_dir / "cv_report.html").unlink()
     # Same arguments as the tiny model: every fold is loaded from its checkpoint, only the reports are rewritten.
@@ -137,6 +141,7 @@ def test_no_report_skips_the_figures_and_the_module_rebuilds_them(model_dir: Pat
     assert len(inlined_images((model_dir / "cv_report.html").read_text())) == len(CLASSES) + 2
 
 
+@pytest.mark.slow
 def test_report_of_a_broken_model_dir_is_one_line_naming_the_file(tmp_path: Path, model_dir: Path) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(model_dir, broken, ignore=shutil.ignore_patterns("cache"))
@@ -154,6 +159,7 @@ def write_header(directory: Path, name: str, labels: list[str]) -> None:
     (directory / f"{name}.hea").write_text("\n".join(header) + "\n")
 
 
+@pytest.mark.slow
 def test_evaluate_report_keeps_the_official_lines_and_draws_the_test_set(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     labels_dir, outputs = tmp_path / "labels", tmp_path / "outputs"

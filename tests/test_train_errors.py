@@ -27,6 +27,7 @@ def train(data: Path, model: Path, *extra: str) -> subprocess.CompletedProcess:
                            *extra], cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_unreadable_and_unlabelled_records_are_skipped_by_name(synth_train_dir, tmp_path):
     data = tmp_path / "train"
     shutil.copytree(synth_train_dir, data)
@@ -45,6 +46,7 @@ def test_unreadable_and_unlabelled_records_are_skipped_by_name(synth_train_dir, 
     assert sorted((p.name, p.stat().st_mtime_ns) for p in data.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_too_little_data_is_a_clear_error(synth_train_dir, tmp_path):
     data = tmp_path / "few"
     data.mkdir()
@@ -73,6 +75,7 @@ def contents(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): p.read_text() if p.is_file() else "/" for p in sorted(folder.rglob("*"))}
 
 
+@pytest.mark.slow
 def test_a_folder_without_records_says_so_and_creates_nothing(tmp_path):
     data = tmp_path / "empty"
     data.mkdir()
@@ -133,12 +136,14 @@ def test_a_model_dir_or_cache_dir_that_is_a_file_is_a_usage_error(synth_train_di
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+@pytest.mark.slow
 def test_rare_class_is_reported_not_a_crash(synth_train_dir, tmp_path):
     result = train(synth_train_dir, tmp_path / "model", "--folds", "5", "--epochs", "1")
     assert result.returncode == 0, result.stderr
     assert "fewer than the 5 folds" in result.stderr
 
 
+@pytest.mark.slow
 def test_model_dir_inside_train_dir_is_refused(synth_train_dir, tmp_path):
     data = tmp_path / "train"
     shutil.copytree(synth_train_dir, data)
@@ -147,11 +152,13 @@ def test_model_dir_inside_train_dir_is_refused(synth_train_dir, tmp_path):
     assert not (data / "model").exists()
 
 
+@pytest.mark.slow
 def test_missing_train_dir(tmp_path):
     result = train(tmp_path / "nowhere", tmp_path / "model")
     assert result.returncode == 1 and "training directory not found" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_corrupt_cache_is_one_line_naming_it(synth_train_dir, tmp_path, damage):
     cache = build_cache(synth_train_dir, tmp_path / "cache")
@@ -187,6 +194,7 @@ def _train_with_validation_losses(synth_train_dir: Path, model: Path, monkeypatc
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("losses,best", [([3.0, 1.0, 2.0], 2), ([math.nan, 2.0, 1.0], 3), ([math.nan, 1.0, 2.0], 2)])
 def test_best_epoch_is_kept_even_when_not_the_last_and_after_a_nan(synth_train_dir, tmp_path, monkeypatch, losses,
                                                                     best):
@@ -208,6 +216,7 @@ def test_best_epoch_is_kept_even_when_not_the_last_and_after_a_nan(synth_train_d
             assert [float(v) for v in oof[name][-9:]] == [round(float(p), 6) for p in row]
 
 
+@pytest.mark.slow
 def test_nan_in_every_epoch_is_one_line(synth_train_dir, tmp_path, monkeypatch, capsys):
     real = train_module._validate
     monkeypatch.setattr(train_module, "_validate", lambda *args, **kwargs: (real(*args, **kwargs)[0], math.nan))

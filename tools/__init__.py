@@ -1,0 +1,1 @@
+"""Development tools that the Docker image never runs (figures for the documentation)."""
