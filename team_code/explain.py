@@ -4,10 +4,19 @@ strip, which seconds of the record drove each predicted class.
     python -m team_code.explain MODEL_DIR RECORD [--out FILE.png] [--class NAME]
 
 Attributions are captum's integrated gradients of the ensemble's probability for the class (the mean of the fold
-models' softmax, exactly what the driver thresholds), from a flat zero-mV baseline (what zero-padding feeds the
-network), summed over the 12 leads and smoothed over 80 ms. Integrated gradients work at the sampling rate and
-satisfy completeness (the attributions add up to p(class | record) - p(class | flat line)); Grad-CAM on the last
-convolution would be cheaper but only resolves ~8 steps per second and ignores the head's direct max-pool paths.
+models' probabilities, exactly what the driver thresholds), summed over the 12 leads and smoothed over 80 ms.
+The crnn network standardises its input (beats.standardise) and finds the QRS complexes in it before anything
+else, so p(class | a·x) hardly depends on a (the standardisation divides it out), and integrated gradients along
+the path from a flat line to the raw record described the few points of it near a = 0 where leads fall below the
+flat-lead threshold, not the record. They are taken instead with respect to the standardised record, from a flat
+standardised record, with the standardisation and the detected beat positions (hence the RR measurements) held
+at the record's: the attributed function is the network and its measurement read reading the standardised
+samples, and completeness holds (the attributions add up to p(class | record) - p(class | flat record with the
+record's beats); tests/test_explain.py checks it). What the RR measurements alone say is therefore in the
+baseline, not in the attributions. The paper's network, which reads the raw window, is attributed from a flat
+zero-mV record. Integrated gradients work at the sampling rate; Grad-CAM
+on the last convolution would be cheaper but only resolves ~8 steps per second and ignores the head's direct
+max-pool paths.
 """
 from __future__ import annotations
 
@@ -17,16 +26,18 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from captum.attr import IntegratedGradients
 from torch import nn
 
-from team_code import log
+from team_code import beats, log
 from team_code.atomic import atomic_path
-from team_code.inference import Ensemble, activation
+from team_code.inference import Ensemble, activation, window_logits
 from team_code.labels import CLASSES
+from team_code.model import CRNN
 from team_code.model_dir import ModelError
 from team_code.preprocess import FS, LENGTH, prepare_signal, window
 from team_code.records import STANDARD_LEADS, RecordError, load_record
@@ -40,17 +51,64 @@ LAYOUT = (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"), ("III", "aVF", "V
 GRID_MINOR, GRID_MAJOR = "#fbd9d9", "#f09a9a"
 
 
-class _MeanProbability(nn.Module):
-    """The ensemble's probabilities as a differentiable function: mean over folds of the outputs' probabilities
-    (softmax or sigmoids, as the model was trained: inference.activation)."""
+class _HeldBeats(NamedTuple):
+    """What integrated gradients hold at the record's values: the recorded length and the QRS positions found in
+    the standardised record, and the RR measurements made of them (a detector's positions have no gradient)."""
 
-    def __init__(self, models: list[nn.Module], loss: str = "softmax") -> None:
+    length: torch.Tensor
+    positions: torch.Tensor
+    valid: torch.Tensor
+    rr: torch.Tensor
+
+
+def _attributed_input(models: list[nn.Module], x: torch.Tensor) -> tuple[torch.Tensor, _HeldBeats | None]:
+    """(what is attributed, what is held) for raw windows x: the standardised windows and their beats for networks
+    that read beat views (CRNN), the raw windows and nothing for the others."""
+    if not any(isinstance(m, CRNN) for m in models):
+        return x, None
+    length = beats.recorded_length(x)
+    z = beats.standardise(x, length)
+    positions, valid = beats.locate_beats(z, length)
+    return z, _HeldBeats(length, positions, valid, beats.rr_features(positions, valid))
+
+
+class _MeanProbability(nn.Module):
+    """The ensemble's probabilities as a differentiable function of the attributed input (_attributed_input): mean
+    over folds of the outputs' probabilities (softmax or sigmoids, as the model was trained: inference.activation).
+    With held beats, the beat views of a standardised input are made at the record's beat positions."""
+
+    def __init__(self, models: list[nn.Module], loss: str = "softmax", held: _HeldBeats | None = None) -> None:
         super().__init__()
         self.models = nn.ModuleList(models)
         self.loss = loss
+        self.held = held
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([activation(m(x), self.loss) for m in self.models]).mean(dim=0)
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        views = None
+        if self.held is not None:
+            n = len(z)  # captum evaluates several points of the path at once
+            length, positions, valid = (t.expand(n, *t.shape[1:]) for t in self.held[:3])
+            views = beats.Views(z, length, beats.beat_templates(z, positions, valid, length),
+                                self.held.rr.expand(n, -1))
+        return torch.stack([activation(window_logits(m, z, views), self.loss) for m in self.models]).mean(dim=0)
+
+
+def integrated_gradients(ensemble: Ensemble, prepared: np.ndarray, cls: str, steps: int = STEPS
+                         ) -> tuple[np.ndarray, float, float]:
+    """(attributions (leads, samples), p(cls | record), p(cls | baseline)) for one prepared window: integrated
+    gradients of the ensemble's probability of `cls` over the attributed input (see the module doc), from the flat
+    baseline; the attributions add up to the difference of the two probabilities, up to the path integral's error."""
+    x = torch.from_numpy(np.ascontiguousarray(prepared[None], dtype=np.float32)).to(ensemble.device)
+    z, held = _attributed_input(ensemble.models, x)
+    model = _MeanProbability(ensemble.models, ensemble.loss, held).eval()
+    target = ensemble.classes.index(cls)
+    baseline = torch.zeros_like(z)
+    with torch.backends.cudnn.flags(enabled=False):  # cuDNN's LSTM has no backward pass in eval mode
+        values = IntegratedGradients(model).attribute(z, baselines=baseline, target=target, n_steps=steps,
+                                                      internal_batch_size=8)
+        with torch.no_grad():
+            ends = model(torch.cat([z, baseline]))[:, target].tolist()
+    return values[0].detach().cpu().numpy(), ends[0], ends[1]
 
 
 @dataclass
@@ -70,18 +128,10 @@ class Explanation:
 def attribute(ensemble: Ensemble, prepared: np.ndarray, classes: list[str], steps: int = STEPS
               ) -> dict[str, np.ndarray]:
     """Integrated gradients of each class's ensemble probability, summed over leads and smoothed (see module doc)."""
-    model = _MeanProbability(ensemble.models, ensemble.loss).eval()
-    x = torch.from_numpy(np.ascontiguousarray(prepared[None], dtype=np.float32)).to(ensemble.device)
-    explainer = IntegratedGradients(model)
     width = max(1, int(round(SMOOTH_SECONDS * FS)))
     kernel = np.ones(width) / width
-    out = {}
-    with torch.backends.cudnn.flags(enabled=False):  # cuDNN's LSTM has no backward pass in eval mode
-        for cls in classes:
-            values = explainer.attribute(x, baselines=torch.zeros_like(x), target=ensemble.classes.index(cls),
-                                         n_steps=steps, internal_batch_size=8)
-            out[cls] = np.convolve(values[0].sum(dim=0).detach().cpu().numpy(), kernel, mode="same")
-    return out
+    return {cls: np.convolve(integrated_gradients(ensemble, prepared, cls, steps)[0].sum(axis=0), kernel, mode="same")
+            for cls in classes}
 
 
 def explain(ensemble: Ensemble, record_path: str | Path, classes: list[str] | None = None,
