@@ -126,7 +126,8 @@ def electrode_motion(signal: np.ndarray, fs: float, rng: np.random.Generator, pe
         length = min(n, int(rng.uniform(*seconds) * fs))
         start = int(rng.integers(0, n - length + 1))
         swing = scipy.signal.sosfiltfilt(sos, rng.standard_normal(length + 2 * int(fs)))[int(fs):int(fs) + length]
-        swing *= scipy.signal.windows.hann(length) / max(float(np.abs(swing).max()), 1e-12)
+        swing *= scipy.signal.windows.hann(length)
+        swing /= max(float(np.abs(swing).max()), 1e-12)  # the burst's peak is the drawn peak_mv
         electrodes[int(rng.integers(9)), start:start + length] += rng.uniform(*peak_mv) * swing
     ra, la, ll = electrodes[:3]
     independent = np.vstack([la - ra, ll - ra, electrodes[3:] - (ra + la + ll) / 3])
