@@ -283,7 +283,7 @@ def _quality(args: argparse.Namespace, candidates: dict | None = None) -> int:
         (" --quick" if args.quick else "") + (f" --seeds {args.seeds}" if args.seeds else "") + \
         "".join(f" --train {s}" for s in args.train or ()) + "".join(f" --set '{c}'" for c in args.set or ())
     print(f"Machine: {machine()}.", flush=True)
-    test_n, train_n, epochs = (20, 40, 1) if args.quick else (300, 400, 3)
+    test_n, train_n, epochs = (10, 40, 1) if args.quick else (300, 400, 3)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.quality == "mixture":
