@@ -281,9 +281,10 @@ def _quality(args: argparse.Namespace, candidates: dict | None = None) -> int:
     seeds = args.seeds or (1 if args.quick else 3)
     command = "python -m team_code.bench --quality" + ("" if args.quality == "both" else f" {args.quality}") + \
         (" --quick" if args.quick else "") + (f" --seeds {args.seeds}" if args.seeds else "") + \
+        (f" --test-records {args.test_records}" if args.test_records else "") + \
         "".join(f" --train {s}" for s in args.train or ()) + "".join(f" --set '{c}'" for c in args.set or ())
     print(f"Machine: {machine()}.", flush=True)
-    test_n, train_n, epochs = (10, 40, 1) if args.quick else (300, 400, 3)
+    test_n, train_n, epochs = (10, 40, 1) if args.quick else (args.test_records or 300, 400, 3)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.quality == "mixture":
@@ -323,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
                         "5 folds x 10 epochs (default both), each with its robustness table on perturbed copies of "
                         "the test sets; or `mixture`: the small budget trained on each --train source under each "
                         "--set candidate, scored on every held-out source (the worst flagged)")
+    parser.add_argument("--test-records", type=int, default=None, metavar="N",
+                        help="with --quality: records per generated test set (default 300); each perturbed copy and "
+                        "mixture source has as many")
     parser.add_argument("--train", action="append", metavar="SOURCE",
                         help="with --quality mixture: a training source GENERATOR/SETTING, e.g. synth/clean or "
                         "altsim/fs_250 (repeatable; default synth/clean and synth/bandpass_0.5_40)")
@@ -338,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     log.configure(quiet=not args.verbose, verbose=args.verbose)  # its own lines (stdout) are the progress
     if (args.train or args.set) and args.quality != "mixture":
         parser.error("--train and --set go with --quality mixture")
+    if args.test_records is not None and (not args.quality or args.test_records < 1):
+        parser.error("--test-records goes with --quality and must be at least 1")
     if args.quality == "mixture":
         from team_code import quality
 

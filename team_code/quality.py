@@ -169,10 +169,11 @@ def perturbed_test_sets(work: Path, sets: dict[str, Path], n: int) -> dict[str, 
 
 @dataclass
 class Robustness:
-    """One model on perturbed_test_sets' folders: {family: {test set: (F2, G2)}}, and per test set how many of
-    its hearts got other labels at 60 s than at 10 s (of how many)."""
+    """One model on perturbed_test_sets' folders: {family: {test set: (F2, G2)}}, records per test set, and per
+    test set how many of its hearts got other labels at 60 s than at 10 s (of how many)."""
 
     scores: dict[str, dict[str, tuple[float, float]]]
+    records: dict[str, int]
     length_changes: dict[str, tuple[int, int]]
 
 
@@ -189,7 +190,7 @@ def robustness(folders: dict[str, dict[str, Path]], classify: Classify) -> Robus
                                                     in scores[family].items()), flush=True)
     changes = {name: (int((labelled["seconds_10"][name] != labelled["seconds_60"][name]).any(axis=1).sum()),
                       len(labelled["seconds_10"][name])) for name in labelled.get("seconds_60", {})}
-    return Robustness(scores, changes)
+    return Robustness(scores, {name: len(labels) for name, labels in labelled["clean"].items()}, changes)
 
 
 ROBUSTNESS_MARGIN = 0.05  # issue 21's target: no family more than this F2 below the clean score
@@ -200,9 +201,11 @@ def robustness_markdown(title: str, result: Robustness) -> list[str]:
     ROBUSTNESS_MARGIN F2 below clean in bold. Then how often one heart's labels change from 10 s to 60 s."""
     table = result.scores
     names = list(table["clean"])
-    lines = [f"### {title}", "", "Each family is applied to every record of a test set (team_code.perturb says why "
-             "each occurs; seconds_10 and seconds_60 are the same hearts generated at that length); in brackets the "
-             f"difference to the clean F2, in bold where it is more than {ROBUSTNESS_MARGIN} below.", "",
+    sizes = ", ".join(f"{count} {name}" for name, count in result.records.items())
+    lines = [f"### {title}", "", f"Each family is applied to every record of a test set ({sizes} records; "
+             "team_code.perturb says why each occurs; seconds_10 and seconds_60 are the same hearts generated at that "
+             "length); in brackets the difference to the clean F2, in bold where it is more than "
+             f"{ROBUSTNESS_MARGIN} below.", "",
              "| family | " + " | ".join(f"{n} F2 (vs clean) | {n} G2" for n in names) + " |",
              "|---|" + "---|---|" * len(names)]
     for family, scores in table.items():

@@ -74,7 +74,7 @@ def test_perturbed_test_sets_copy_both_test_sets_per_family(perturbed):
 def test_robustness_scores_every_family_and_counts_hearts_whose_labels_change_with_length(perturbed):
     _, folders = perturbed
     result = quality.robustness(folders, by_length)
-    assert list(result.scores) == list(folders)
+    assert list(result.scores) == list(folders) and result.records == {"synth": 3, "altsim": 3}
     assert result.length_changes == {"synth": (3, 3), "altsim": (3, 3)}  # every heart: Normal at 10 s, AF at 60
     steady = quality.robustness(folders, lambda signals: by_length([s[:, :100] for s in signals]))
     assert steady.length_changes == {"synth": (0, 3), "altsim": (0, 3)}
@@ -83,8 +83,9 @@ def test_robustness_scores_every_family_and_counts_hearts_whose_labels_change_wi
 
 def test_robustness_table_marks_families_more_than_the_margin_below_clean():
     result = quality.Robustness({"clean": {"synth": (0.80, 0.60)}, "lead_gains": {"synth": (0.76, 0.55)},
-                                 "pacing_spikes": {"synth": (0.70, 0.50)}}, {"synth": (4, 300)})
+                                 "pacing_spikes": {"synth": (0.70, 0.50)}}, {"synth": 300}, {"synth": (4, 300)})
     text = "\n".join(quality.robustness_markdown("title", result))
+    assert "(300 synth records;" in text
     assert "| lead_gains | 0.760 (-0.040) | 0.550 |" in text
     assert "| pacing_spikes | **0.700 (-0.100)** | 0.500 |" in text
     assert "different labels in 4 of 300 synth records" in text
@@ -126,7 +127,13 @@ def test_quick_mixture_trains_on_a_perturbed_source_under_a_candidate(tmp_path):
         assert f"| {source}" in text, source
 
 
-def test_mixture_options_are_checked_before_any_work(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "team_code.bench", "--quality", "mixture", "--set", "epochs=2"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "'epochs' is not an option a candidate can set" in result.stderr
+@pytest.mark.parametrize("args, message", [
+    (["--quality", "mixture", "--set", "epochs=2"], "'epochs' is not an option a candidate can set"),
+    (["--quality", "mixture", "--train", "synth/seconds_60"], "unknown source"),
+    (["--quality", "small", "--set", "augment=false"], "--train and --set go with --quality mixture"),
+    (["--test-records", "5"], "--test-records goes with --quality"),
+])
+def test_bench_quality_arguments_are_checked_before_any_work(args, message):
+    result = subprocess.run([sys.executable, "-m", "team_code.bench", *args], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and message in result.stderr
