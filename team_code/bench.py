@@ -384,22 +384,35 @@ def release_cost(work: Path, quick: bool) -> str:
         f"torch, peak RSS {rss:.0f} MiB."])
 
 
-def _quality(args: argparse.Namespace) -> int:
-    """Run team_code.quality's budgets and write its report."""
+def _quality(args: argparse.Namespace, candidates: dict | None = None) -> int:
+    """Run team_code.quality's budgets, or its held-out mixture under `candidates` ({name: TrainOptions}), and
+    write its report."""
     from team_code import quality
 
     seeds = args.seeds or (1 if args.quick else 3)
     command = "python -m team_code.bench --quality" + ("" if args.quality == "both" else f" {args.quality}") + \
-        (" --quick" if args.quick else "") + (f" --seeds {args.seeds}" if args.seeds else "")
+        (" --quick" if args.quick else "") + (f" --seeds {args.seeds}" if args.seeds else "") + \
+        (f" --test-records {args.test_records}" if args.test_records else "") + \
+        "".join(f" --train {s}" for s in args.train or ()) + "".join(f" --set '{c}'" for c in args.set or ())
     print(f"Machine: {machine()}.", flush=True)
+    test_n, train_n, epochs = (10, 40, 1) if args.quick else (args.test_records or 300, 400, 3)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        sets = quality.make_test_sets(work, 20 if args.quick else 300)
-        small = quality.small_budget(work, sets, seeds, epochs=1 if args.quick else 3, n=40 if args.quick else 400) \
-            if args.quality in ("small", "both") else []
-        large = quality.large_budget(work, sets, *((40, 2, 1) if args.quick else (2000, 5, 10))) \
-            if args.quality in ("large", "both") else None
-    table = quality.to_markdown(small, large, machine(), command, commit())
+        if args.quality == "mixture":
+            tests = quality.mixture_test_sets(work, test_n)
+            runs = quality.mixture(work, tests, args.train or quality.DEFAULT_TRAIN_SOURCES, candidates, seeds,
+                                   epochs, train_n)
+            table = f"Machine: {machine()}.\nCommand: `{command}`.\n\n" + \
+                f"Commit: {commit()}.\n\n" + quality.mixture_markdown(runs, train_n, epochs, test_n)
+        else:
+            sets = quality.make_test_sets(work, test_n)
+            perturbed = quality.perturbed_test_sets(work, sets, test_n)
+            small, first = quality.small_budget(work, sets, seeds, epochs, train_n) \
+                if args.quality in ("small", "both") else ([], None)
+            small_robustness = quality.robustness(perturbed, first.classify) if first else None
+            large = quality.large_budget(work, sets, *((40, 2, 1) if args.quick else (2000, 5, 10)), perturbed) \
+                if args.quality in ("large", "both") else None
+            table = quality.to_markdown(small, large, machine(), command, small_robustness, commit())
     print(table)
     if args.output:
         write_text(args.output, table)
@@ -415,10 +428,22 @@ def main(argv: list[str] | None = None) -> int:
                         "(default 3; each paper run took ~6 min on 2 CPU cores)")
     parser.add_argument("--cpsc-epochs", type=int, default=None, metavar="E",
                         help="only run a CPSC-sized training (6,877 records, 10 folds x E epochs) and report it")
-    parser.add_argument("--quality", choices=("small", "large", "both"), nargs="?", const="both", default=None,
+    parser.add_argument("--quality", choices=("small", "large", "both", "mixture"), nargs="?", const="both",
+                        default=None,
                         help="only measure how scores carry to unseen sources (synth, altsim, real samples): "
                         "320 records x 3 epochs over --seeds seeds, and/or train_model.py on 2,000 records, "
-                        "5 folds x 10 epochs (default both)")
+                        "5 folds x 10 epochs (default both), each with its robustness table on perturbed copies of "
+                        "the test sets; or `mixture`: the small budget trained on each --train source under each "
+                        "--set candidate, scored on every held-out source (the worst flagged)")
+    parser.add_argument("--test-records", type=int, default=None, metavar="N",
+                        help="with --quality: records per generated test set (default 300); each perturbed copy and "
+                        "mixture source has as many")
+    parser.add_argument("--train", action="append", metavar="SOURCE",
+                        help="with --quality mixture: a training source GENERATOR/SETTING, e.g. synth/clean or "
+                        "altsim/fs_250 (repeatable; default synth/clean and synth/bandpass_0.5_40)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE[,KEY=VALUE]",
+                        help="with --quality mixture: one candidate's TrainOptions overrides, e.g. augment=false "
+                        "(repeatable, one candidate each; 'defaults' for the defaults; default: the defaults only)")
     parser.add_argument("--release", action="store_true",
                         help="only measure the cache's cost (records/s, disk) on generated records of the CinC 2020 "
                         "release's rate and length mix")
@@ -429,6 +454,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="also the progress bars, per-epoch lines and debugging messages of the runs it times")
     args = parser.parse_args(argv)
     log.configure(quiet=not args.verbose, verbose=args.verbose)  # its own lines (stdout) are the progress
+    if (args.train or args.set) and args.quality != "mixture":
+        parser.error("--train and --set go with --quality mixture")
+    if args.test_records is not None and (not args.quality or args.test_records < 1):
+        parser.error("--test-records goes with --quality and must be at least 1")
+    if args.quality == "mixture":
+        from team_code import quality
+
+        try:
+            for source in args.train or ():
+                quality.split_source(source)
+            candidates = {text or "defaults": quality.parse_options(text) for text in args.set or [""]}
+        except ValueError as error:
+            parser.error(str(error))
+        return _quality(args, candidates)
     if args.quality:
         return _quality(args)
     if args.release:
@@ -445,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             table = profile(Path(tmp), args.quick)
         command = f"python -m team_code.bench --profile{' --quick' if args.quick else ''}"
-        text = f"Machine: {machine()}.\nCommand: `{command}`.\n\n{table}"
+        text = f"Machine: {machine()}.\nCommand: `{command}`.\nCommit: {commit()}.\n\n{table}"
         print(text)
         if args.output:
             write_text(args.output, text)

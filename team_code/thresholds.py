@@ -18,19 +18,28 @@ from team_code.metrics import BETA, fbeta_gbeta
 OBJECTIVES = ("f2g2", "challenge2020")
 
 
-def apply_thresholds(probabilities: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def apply_thresholds(probabilities: np.ndarray, thresholds: np.ndarray, fallback: np.ndarray | None = None
+                     ) -> np.ndarray:
     """Binary labels: a class is on when its probability reaches its threshold; every record gets at least
-    one label (its most probable class) because every CPSC 2018 record has one."""
+    one label (its most probable class) because every CPSC 2018 record has one.
+
+    `fallback` (same shape) is what "most probable" is read from, when not the probabilities themselves: a record
+    of several windows has a max per class and a min for Normal (inference.combine_windows), taken from different
+    windows, so its argmax can be a class no window finds most probable; the mean of its windows cannot be (a
+    class every window ranks first is the mean's first), and a 10-s and a 60-s record of one heart then agree.
+    """
     probabilities = np.atleast_2d(probabilities)
+    fallback = probabilities if fallback is None else np.atleast_2d(fallback)
     binary = probabilities >= np.asarray(thresholds)[None, :]
     empty = ~binary.any(axis=1)
-    binary[empty, probabilities[empty].argmax(axis=1)] = True
+    binary[empty, fallback[empty].argmax(axis=1)] = True
     return binary
 
 
-def challenge_score(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray) -> float:
+def challenge_score(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray,
+                    fallback: np.ndarray | None = None) -> float:
     """The tuning objective: mean of macro F2 and G2, computed as evaluate.py computes them."""
-    f2, g2 = fbeta_gbeta(labels.astype(bool), apply_thresholds(probabilities, thresholds), beta=BETA)
+    f2, g2 = fbeta_gbeta(labels.astype(bool), apply_thresholds(probabilities, thresholds, fallback), beta=BETA)
     return (f2 + g2) / 2
 
 
@@ -56,12 +65,12 @@ class _Search:
     the last bits, since the official sums add the floats 1/k record by record).
     """
 
-    def __init__(self, labels: np.ndarray, probabilities: np.ndarray):
-        self.labels, self.probabilities = labels, probabilities
+    def __init__(self, labels: np.ndarray, probabilities: np.ndarray, fallback: np.ndarray | None = None):
+        self.labels, self.probabilities, self.fallback = labels, probabilities, fallback
         counts = labels.sum(axis=1)
         unit = math.lcm(*(int(k) for k in np.unique(counts) if k > 0)) if counts.any() else 1
         self.weights = np.where(counts > 0, unit // np.maximum(counts, 1), 0).astype(np.int64)
-        self.argmax = probabilities.argmax(axis=1)
+        self.argmax = (probabilities if fallback is None else fallback).argmax(axis=1)
         self.distinct = [np.unique(probabilities[:, j]) for j in range(labels.shape[1])]
         self.order = [np.argsort(-probabilities[:, j], kind="stable") for j in range(labels.shape[1])]
 
@@ -91,7 +100,7 @@ class _Search:
 
     def score_thresholds(self, thresholds: np.ndarray) -> float:
         """The objective at these thresholds, exactly as evaluate.py computes it."""
-        return challenge_score(self.labels, self.probabilities, thresholds)
+        return challenge_score(self.labels, self.probabilities, thresholds, self.fallback)
 
     def class_scores(self, j: int, above: np.ndarray) -> np.ndarray:
         """The score at each candidate of class j (index 0..len(distinct), the last being never), the other
@@ -165,8 +174,9 @@ class _ChallengeSearch(_Search):
     the score is challenge2020.challenge_metric's up to rounding (its sums run in another order).
     """
 
-    def __init__(self, labels: np.ndarray, probabilities: np.ndarray, classes: Sequence[str]):
-        super().__init__(labels, probabilities)
+    def __init__(self, labels: np.ndarray, probabilities: np.ndarray, classes: Sequence[str],
+                 fallback: np.ndarray | None = None):
+        super().__init__(labels, probabilities, fallback)
         if len(classes) != labels.shape[1]:
             raise ValueError(f"{len(classes)} class codes for {labels.shape[1]} columns of labels and probabilities")
         target = challenge2020.column_map(classes)
@@ -198,7 +208,8 @@ class _ChallengeSearch(_Search):
 
     def score_thresholds(self, thresholds: np.ndarray) -> float:
         """The Challenge metric at these thresholds (challenge2020.challenge_metric's up to rounding)."""
-        return float(self.normalised(self.observed(self.merged(apply_thresholds(self.probabilities, thresholds)))))
+        binary = apply_thresholds(self.probabilities, thresholds, self.fallback)
+        return float(self.normalised(self.observed(self.merged(binary))))
 
     def class_scores(self, j: int, above: np.ndarray) -> np.ndarray:
         """The metric at each candidate of class j (index 0..len(distinct), the last being never), the other classes
@@ -220,29 +231,35 @@ class _ChallengeSearch(_Search):
 
 
 def objective_score(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray, objective: str = "f2g2",
-                    classes: Sequence[str] | None = None) -> float:
+                    classes: Sequence[str] | None = None, fallback: np.ndarray | None = None) -> float:
     """The tuning objective at these thresholds: challenge_score for f2g2, the Challenge metric (columns named by
-    `classes`) for challenge2020."""
+    `classes`) for challenge2020; `fallback` as apply_thresholds reads it."""
     if objective == "f2g2":
-        return challenge_score(labels, probabilities, thresholds)
-    return _search(labels, probabilities, objective, classes).score_thresholds(thresholds)
+        return challenge_score(labels, probabilities, thresholds, fallback)
+    return _search(labels, probabilities, objective, classes, fallback).score_thresholds(thresholds)
 
 
-def _search(labels: np.ndarray, probabilities: np.ndarray, objective: str, classes: Sequence[str] | None) -> _Search:
+def _search(labels: np.ndarray, probabilities: np.ndarray, objective: str, classes: Sequence[str] | None,
+            fallback: np.ndarray | None = None) -> _Search:
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown threshold objective {objective!r} (choose from {', '.join(OBJECTIVES)})")
+    if fallback is not None and np.shape(fallback) != np.shape(probabilities):
+        raise ValueError(f"fallback {np.shape(fallback)} must have the probabilities' shape {np.shape(probabilities)}")
     if objective == "f2g2":
-        return _Search(labels, probabilities)
+        return _Search(labels, probabilities, fallback)
     if classes is None:
         raise ValueError("the challenge2020 objective needs the SNOMED CT code of each column (classes)")
-    return _ChallengeSearch(np.asarray(labels).astype(bool), np.asarray(probabilities, dtype=np.float64), classes)
+    return _ChallengeSearch(np.asarray(labels).astype(bool), np.asarray(probabilities, dtype=np.float64), classes,
+                            fallback)
 
 
 def tune_thresholds(labels: np.ndarray, probabilities: np.ndarray, seed: int = 0, random_starts: int = 3,
                     max_sweeps: int = 50, max_evaluations: int = 2000, objective: str = "f2g2",
-                    classes: Sequence[str] | None = None) -> tuple[np.ndarray, float]:
+                    classes: Sequence[str] | None = None, fallback: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, float]:
     """Maximise the objective (f2g2: mean of macro F2 and G2; challenge2020: the Challenge metric, the columns being
-    the SNOMED CT codes `classes`), at-least-one-label rule applied; return (thresholds, score).
+    the SNOMED CT codes `classes`), at-least-one-label rule applied (reading `fallback` as apply_thresholds does);
+    return (thresholds, score).
 
     Coordinate ascent over each class's distinct probabilities, from all 0.5 and `random_starts` seeded random
     starts, reaches a point no single-class change improves (so no class is left above every probability it
@@ -254,7 +271,7 @@ def tune_thresholds(labels: np.ndarray, probabilities: np.ndarray, seed: int = 0
     if labels.shape != probabilities.shape or labels.ndim != 2 or not len(labels):
         raise ValueError(f"labels {labels.shape} and probabilities {probabilities.shape} must be equal and non-empty")
     num_classes = labels.shape[1]
-    search = _search(labels, probabilities, objective, classes)
+    search = _search(labels, probabilities, objective, classes, fallback)
     objective_at = search.score_thresholds
     rng = np.random.default_rng(seed)
     starts = [np.full(num_classes, 0.5)] + [rng.uniform(0.1, 0.7, num_classes) for _ in range(random_starts)]

@@ -26,6 +26,13 @@ def test_every_record_gets_at_least_one_label():
     assert binary.tolist() == [[False, False, True], [True, True, False], [True, False, False]]
 
 
+def test_a_record_with_no_label_takes_the_fallbacks_most_probable_class():
+    probabilities = np.array([[0.1, 0.4, 0.3], [0.9, 0.8, 0.1]])
+    fallback = np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]])
+    binary = apply_thresholds(probabilities, np.array([0.5, 0.5, 0.5]), fallback)
+    assert binary.tolist() == [[False, False, True], [True, True, False]]  # the labelled record is not touched
+
+
 def test_score_matches_the_evaluation_definition():
     rng = np.random.default_rng(0)
     labels = rng.random((50, 9)) < 0.2
@@ -122,13 +129,42 @@ def test_a_class_below_every_grid_value_is_still_turned_on():
 # --- The Challenge metric objective (challenge2020): columns named by SNOMED CT codes, merged as the official scorer
 # --- merges output columns.
 
+@st.composite
+def predictions_with_fallback(draw, max_records: int = 30):
+    """predictions() and, as inference's mean of the windows would be, a second grid array to fall back on."""
+    labels, probabilities = draw(predictions(max_records))
+    fallback = draw(arrays(np.float64, probabilities.shape, elements=st.integers(0, 20).map(lambda k: k / 20)))
+    return labels, probabilities, fallback
+
+
+@settings(max_examples=40, deadline=None)
+@given(predictions_with_fallback())
+def test_tuning_with_a_fallback_scores_and_optimises_that_rule(case):
+    labels, probabilities, fallback = case
+    search = _Search(labels, probabilities, fallback)
+    thresholds = np.random.default_rng(len(labels)).choice([0.0, 0.3, 0.5, 0.8, 2.0], labels.shape[1])
+    above = probabilities >= thresholds[None, :]
+    for j in range(labels.shape[1]):
+        for value, score in zip(_candidates(probabilities, j), search.class_scores(j, above), strict=True):
+            trial = thresholds.copy()
+            trial[j] = value
+            assert abs(score - challenge_score(labels, probabilities, trial, fallback)) < ROUNDING
+    tuned, score = tune_thresholds(labels, probabilities, seed=0, fallback=fallback)
+    assert score == challenge_score(labels, probabilities, tuned, fallback)
+    for j in range(labels.shape[1]):
+        for value in _candidates(probabilities, j):
+            trial = tuned.copy()
+            trial[j] = value
+            assert challenge_score(labels, probabilities, trial, fallback) <= score + ROUNDING
+
+
 # Two columns of one equivalent pair (RBBB), an unscored code, and five scored classes.
 CODES = ["426783006", "164889003", "713427006", "59118001", "270492004", "164884008", "10370003", "164934002"]
 
 
-def _challenge_exact(labels, probabilities, thresholds, classes=CODES):
+def _challenge_exact(labels, probabilities, thresholds, classes=CODES, fallback=None):
     merged_labels, _ = challenge2020.merge_columns(classes, labels)
-    merged_binary, _ = challenge2020.merge_columns(classes, apply_thresholds(probabilities, thresholds))
+    merged_binary, _ = challenge2020.merge_columns(classes, apply_thresholds(probabilities, thresholds, fallback))
     return challenge2020.challenge_metric(merged_labels, merged_binary)
 
 
@@ -183,6 +219,23 @@ def test_challenge_tuning_beats_one_half_on_a_planted_case():
     thresholds, score = tune_thresholds(labels, probabilities, seed=0, objective="challenge2020", classes=codes)
     assert score > baseline + 0.2 and score > 0.9
     assert np.all(np.abs(thresholds - (centres - 0.125)) < 0.1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(coded_predictions(), st.integers(0, 2**32 - 1))
+def test_challenge_objective_reads_the_fallback(case, seed):
+    labels, probabilities = case
+    fallback = np.random.default_rng(seed).random(probabilities.shape)
+    search = _ChallengeSearch(labels, probabilities, CODES, fallback)
+    thresholds = np.random.default_rng(len(labels)).choice([0.0, 0.3, 0.5, 0.8, 2.0], len(CODES))
+    above = probabilities >= thresholds[None, :]
+    for j in range(len(CODES)):
+        for value, score in zip(_candidates(probabilities, j), search.class_scores(j, above), strict=True):
+            trial = thresholds.copy()
+            trial[j] = value
+            assert abs(score - _challenge_exact(labels, probabilities, trial, fallback=fallback)) < ROUNDING
+    assert abs(objective_score(labels, probabilities, thresholds, "challenge2020", CODES, fallback)
+               - _challenge_exact(labels, probabilities, thresholds, fallback=fallback)) < ROUNDING
 
 
 def test_f2g2_is_the_default_objective_and_ignores_classes():
