@@ -30,7 +30,7 @@ from typing import IO
 from team_code import altsim, log, synth
 
 ROOT = Path(__file__).resolve().parents[1]
-PERIODIC_SECONDS = 30.0  # how often the progress line is repeated when stderr is not a terminal
+PERIODIC_SECONDS = 60.0  # how often the progress line is repeated when stderr is not a terminal
 REDRAW_SECONDS = 1.0     # how often it is redrawn on a terminal (and the counted files are looked at)
 PRIOR_SECONDS = 10.0     # the expected costs count as this much measured work when the speed is estimated
 
@@ -146,13 +146,16 @@ class Progress:
 
     def remaining(self) -> float:
         """Estimated seconds left: the unmeasured expected cost at the measured speed, less the time spent on the
-        unit in progress (credited up to that unit's expected cost)."""
+        unit in progress. A unit that overruns its expected cost counts as a measurement that the speed is at
+        least that slow, so the ETA grows while it runs instead of stalling."""
         if self.current >= len(self.steps):
             return 0.0
-        factor = self.speed()
-        credit = min((self.elapsed() - self.event_time) / factor,
-                     self.steps[self.current].next_unit_cost(self.done_units))
-        return max(0.0, self.total - self.event_done - credit) * factor
+        factor, spent = self.speed(), self.elapsed() - self.event_time
+        unit = self.steps[self.current].next_unit_cost(self.done_units)
+        if spent <= factor * unit:
+            return max(0.0, self.total - self.event_done - spent / factor) * factor
+        slower = (self.elapsed() + PRIOR_SECONDS) / (self.event_done + unit + PRIOR_SECONDS)
+        return max(0.0, self.total - self.event_done - unit) * slower
 
     def fraction(self) -> float:
         """Share of the expected cost measured as finished."""

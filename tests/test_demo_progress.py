@@ -53,7 +53,7 @@ def test_fast_progress_lowers_the_estimate():
     assert progress.remaining() < 32.0
 
 
-def test_between_measurements_the_eta_counts_down_only_through_the_unit_in_progress():
+def test_between_measurements_the_eta_counts_down_then_grows_while_a_unit_overruns():
     progress, clock, done, _, _ = _progress()
     progress.begin(0)
     clock.now, done["records"] = 5.0, 5
@@ -61,8 +61,13 @@ def test_between_measurements_the_eta_counts_down_only_through_the_unit_in_progr
     measured = progress.remaining()
     clock.now += 0.5
     assert progress.remaining() == pytest.approx(measured - 0.5)
-    clock.now += 1000.0  # the unit in progress is credited at most its expected 1 s, scaled by the speed
-    assert progress.remaining() == pytest.approx(measured - progress.speed() * 1.0)
+    clock.now += 0.5  # the unit in progress took its expected 1 s (at the measured speed): the lowest point
+    lowest = progress.remaining()
+    assert lowest == pytest.approx(measured - 1.0)
+    clock.now += 0.01
+    assert lowest < progress.remaining() < lowest + 0.1  # no jump at the turn
+    clock.now += 20.0
+    assert progress.remaining() > measured  # 20 s on one record that should take 1 s: slower than measured
 
 
 def test_a_finished_step_counts_whole_and_the_last_step_ends_at_zero():
@@ -79,7 +84,7 @@ def test_a_finished_step_counts_whole_and_the_last_step_ends_at_zero():
 
 
 def test_without_a_terminal_the_line_is_printed_once_a_period(monkeypatch):
-    monkeypatch.setattr(demo, "PERIODIC_SECONDS", 30.0)
+    monkeypatch.setattr(demo, "PERIODIC_SECONDS", 30.0)  # 100 s: 3 lines
     progress, clock, done, _, err = _progress(tty=False)
     progress.begin(0)
     for second in range(1, 101):
