@@ -50,22 +50,28 @@ class Settings:
 
 
 DEFAULT = Settings(train=600, test=200, folds=10, epochs=4)
-QUICK = Settings(train=150, test=60, folds=3, epochs=2)  # under 3 minutes on 2 busy cores (README)
+QUICK = Settings(train=200, test=100, folds=3, epochs=3)  # about 1 min of CPU work: under 3 min on 2 busy cores
 
-# Expected seconds per unit on a 2-core AMD EPYC with nothing else running (this code, measured by the demo's
-# own step times). Only their ratios matter for the ETA once work has been measured.
+# Expected cost of each unit of work: single-core CPU seconds on the 2-core AMD EPYC, each step run alone under
+# `taskset -c 0 /usr/bin/time` (CPU time barely depends on what else runs; wall time does). On 2 idle cores the
+# demo takes less than their sum; on a busy machine more. Only their ratios matter once work has been measured.
 COSTS = {
-    "synth_record": 0.02,        # one generated synth record of 6-30 s
-    "altsim_record": 0.045,      # one altsim record of 8-30 s
-    "python_start": 4.0,         # starting Python and importing torch, in every command
-    "cache_record": 0.01,        # reading and preprocessing one record into train_model.py's cache
-    "epoch_record": 0.012,       # one training record through one epoch, its share of validation included
-    "fold": 1.0,                 # per fold: the measurement read's weight search, checkpointing
-    "train_end": 12.0,           # threshold tuning, cv_report.md and the HTML report's figures
-    "model_load": 0.3,           # driver.py loading one fold's model
-    "predict_record_fold": 0.004,  # one test record through one fold's model, reading the file included
-    "evaluate": 3.0,             # evaluate.py on one test set (start-up included)
+    "synth_record": 0.02,          # one generated synth record of 6-30 s
+    "altsim_record": 0.055,        # one altsim record of 8-30 s
+    "python_start": 2.5,           # starting Python and importing torch, in every command
+    "cache_record": 0.01,          # reading and preprocessing one record into train_model.py's cache
+    "epoch_record": 0.02,          # one trained record through one epoch, its share of validation included;
+                                   # a fold costs epochs + 1 of these per record (+1: the measurement read's fit)
+    "train_end": 8.0,              # threshold tuning, cv_report.md, cv_report.html's figures and intervals
+    "model_load": 0.1,             # driver.py loading one fold's model
+    "predict_record_fold": 0.01,   # one test record through one fold's model, reading the file included
+    "evaluate": 1.0,               # evaluate.py on one test set, start-up included
 }
+# Each torch thread that finds no work spins for a while before it sleeps (OpenMP's active wait). Where the two
+# cores are shared with other jobs, the spinning takes them: train_model.py on 120 records (2 folds x 3 epochs)
+# took 158 s with the default and 46 s with passive waiting, on the 2-core EPYC at load 9. The commands the demo
+# runs get passive waiting unless the user set OMP_WAIT_POLICY; the command line it prints says so.
+THREAD_WAIT = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 @dataclass
@@ -266,12 +272,13 @@ def count_new(directory: Path, pattern: str, since: float) -> Callable[[], int]:
 def _run_command(progress: Progress, args: list[str], relay: bool) -> None:
     """Run one of the entry's commands as a user would, printing it first; with relay its output goes through
     progress.say line by line (the progress line stays intact), otherwise straight to the terminal."""
-    progress.say(f"$ {shlex.join(['python', *args])}")
+    added = {k: v for k, v in THREAD_WAIT.items() if k not in os.environ}
+    progress.say("$ " + " ".join([*(f"{k}={v}" for k, v in added.items()), shlex.join(["python", *args])]))
+    env = {**os.environ, **added}
     if not relay:
-        code = subprocess.run([sys.executable, *args], cwd=ROOT).returncode
+        code = subprocess.run([sys.executable, *args], cwd=ROOT, env=env).returncode
     else:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, text=True,
+        process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"}, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
         def pump(source: IO[str], target: IO[str]) -> None:
@@ -312,7 +319,7 @@ def build_steps(work: Path, s: Settings, seed: int, run_command: Callable[[list[
              lambda: run_command(["train_model.py", str(work / "train"), str(work / "model"), "--folds", str(s.folds),
                                   "--epochs", str(s.epochs), "--seed", str(seed), *child_flags]),
              units=s.folds, first=c["python_start"] + s.train * c["cache_record"],
-             per_unit=c["fold"] + s.epochs * trained_per_fold * c["epoch_record"], last=c["train_end"],
+             per_unit=(s.epochs + 1) * trained_per_fold * c["epoch_record"], last=c["train_end"],
              unit_name="folds finished", count=count_new(work / "model", "fold_*.json", since)),
     ]
     for test in ("test_synth", "test_altsim"):
@@ -366,8 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate data, train, label and score: the entry end to end.")
     parser.add_argument("--workdir", default="demo_run", help="where data, model and outputs go (default demo_run)")
     parser.add_argument("--quick", action="store_true",
-                        help=f"smaller sizes, a few minutes on 2 cores: {QUICK.train} training and 2 x {QUICK.test} "
-                        f"test records, {QUICK.folds} folds x {QUICK.epochs} epochs")
+                        help=f"{QUICK.train} training and 2 x {QUICK.test} test records, {QUICK.folds} folds x "
+                        f"{QUICK.epochs} epochs: under 3 minutes on 2 cores")
     parser.add_argument("--train", type=int, default=None, help=f"training records (default {DEFAULT.train})")
     parser.add_argument("--test", type=int, default=None, help=f"records in each test set (default {DEFAULT.test})")
     parser.add_argument("--folds", type=int, default=None, help=f"cross-validation folds (default {DEFAULT.folds})")
@@ -392,8 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                         lambda command: _run_command(progress, command, relay=not args.verbose),
                         ["--verbose"] if args.verbose else ["--quiet"], since=time.time() - 1)
     progress.say(f"demo: {settings.train} training and 2 x {settings.test} test records, {settings.folds} folds x "
-                 f"{settings.epochs} epochs, in {work}. The ETA starts from costs measured on a 2-core machine "
-                 "and follows the measured progress.")
+                 f"{settings.epochs} epochs, in {work}. The ETA starts from the CPU time the steps took on one core "
+                 "of a reference machine and follows the measured progress.")
     progress.run(steps)
     seconds = progress.elapsed()
     scores = read_scores(work)

@@ -115,6 +115,26 @@ def test_counting_ignores_files_an_earlier_run_left(tmp_path):
     assert demo.count_new(tmp_path, "*.csv", since=2_000)() == 1
 
 
+@pytest.mark.parametrize("user_setting", [None, "ACTIVE"])
+def test_commands_get_passive_thread_waits_unless_the_user_chose(monkeypatch, user_setting):
+    if user_setting is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", user_setting)
+    out, err = io.StringIO(), io.StringIO()
+    progress = demo.Progress(out, err, tty=False)
+    demo._run_command(progress, ["-c", "import os; print('child sees', os.environ['OMP_WAIT_POLICY'])"], relay=True)
+    command, seen = out.getvalue().splitlines()
+    assert seen == f"child sees {user_setting or 'PASSIVE'}"
+    assert command.startswith("$ OMP_WAIT_POLICY=PASSIVE python -c " if user_setting is None else "$ python -c ")
+
+
+def test_a_failing_command_stops_the_demo():
+    progress = demo.Progress(io.StringIO(), io.StringIO(), tty=False)
+    with pytest.raises(SystemExit, match="failed with exit code 3"):
+        demo._run_command(progress, ["-c", "import sys; sys.exit(3)"], relay=True)
+
+
 def _fake_work(monkeypatch) -> list[list[str]]:
     """Replace generation and the commands by writers of the files the real ones write; return the commands."""
     commands: list[list[str]] = []
@@ -146,13 +166,13 @@ def _fake_work(monkeypatch) -> list[list[str]]:
     return commands
 
 
-def test_quick_runs_the_steps_with_timestamps_and_prints_the_readme_row(tmp_path, monkeypatch, capsys):
+def test_quick_runs_each_step_after_a_timestamp_and_ends_with_its_table_row(tmp_path, monkeypatch, capsys):
     commands = _fake_work(monkeypatch)
     assert demo.main(["--quick", "--workdir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     starts = re.findall(r"^\[\d\d:\d\d:\d\d\] step (\d)/8: (.+) \((\d+:\d\d) elapsed, ETA (\d+:\d\d)\)$", out, re.M)
     assert [int(s[0]) for s in starts] == list(range(1, 9))
-    assert "train 3 folds x 2 epochs" in starts[3][1] and "label test_altsim" in starts[6][1]
+    assert f"train {demo.QUICK.folds} folds x {demo.QUICK.epochs} epochs" in starts[3][1] and "label test_altsim" in starts[6][1]
     assert len(list((tmp_path / "train").glob("*.mat"))) == demo.QUICK.train
     train = commands[0]
     assert train[train.index("--folds") + 1] == str(demo.QUICK.folds)
