@@ -50,7 +50,7 @@ class Settings:
 
 
 DEFAULT = Settings(train=600, test=200, folds=10, epochs=4)
-QUICK = Settings(train=200, test=100, folds=3, epochs=3)  # about 1 min of CPU work: under 3 min on 2 busy cores
+QUICK = Settings(train=150, test=60, folds=3, epochs=3)  # about 1 min of CPU work: under 3 min on 2 busy cores
 
 # Expected cost of each unit of work: single-core CPU seconds on the 2-core AMD EPYC, each step run alone under
 # `taskset -c 0 /usr/bin/time` (CPU time barely depends on what else runs; wall time does). On 2 idle cores the
