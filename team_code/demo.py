@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -123,9 +124,9 @@ class Progress:
     """Tracks the steps against a clock and writes the progress lines; every write goes through `say` and `show`,
     which keep one redrawn line on a terminal clean of other output."""
 
-    def __init__(self, out: IO[str], err: IO[str], tty: bool, enabled: bool = True,
+    def __init__(self, out: IO[str], err: IO[str], tty: bool, enabled: bool = True, width: int = 80,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
-        self.out, self.err, self.tty, self.enabled = out, err, tty, enabled
+        self.out, self.err, self.tty, self.enabled, self.width = out, err, tty, enabled, width
         self.clock, self.wall = clock, wall
         self.start = clock()
         self.steps: list[Step] = []
@@ -176,10 +177,12 @@ class Progress:
             self.event_done = sum(s.cost for s in self.steps[:self.current]) + step.done_cost(done)
 
     def line(self) -> str:
+        """The progress line, most important first: a terminal narrower than it cuts the step's details."""
         step = self.steps[min(self.current, len(self.steps) - 1)]
         units = f": {self.done_units}/{step.units} {step.unit_name}" if step.unit_name else ""
-        return (f"demo {100 * self.fraction():3.0f}% | step {self.current + 1}/{len(self.steps)} {step.title}{units}"
-                f" | {clock_text(self.elapsed())} elapsed | ETA {clock_text(self.remaining())}")
+        return (f"demo {100 * self.fraction():3.0f}% ETA {clock_text(self.remaining())} "
+                f"({clock_text(self.elapsed())} elapsed) | step {self.current + 1}/{len(self.steps)} "
+                f"{step.title}{units}")
 
     def show(self) -> None:
         """Measure the current step and write the progress line: redrawn on a terminal, else once a period."""
@@ -190,7 +193,7 @@ class Progress:
             if not self.enabled:
                 return
             if self.tty:
-                self.err.write("\r\x1b[K" + self.line())
+                self.err.write("\r\x1b[K" + self.line()[:self.width - 1])  # a wrapped line would not be redrawn
                 self.shown = True
             elif self.elapsed() - self.last_periodic >= PERIODIC_SECONDS:
                 self.err.write(self.line() + "\n")
@@ -320,7 +323,7 @@ def build_steps(work: Path, s: Settings, seed: int, run_command: Callable[[list[
                                   "--epochs", str(s.epochs), "--seed", str(seed), *child_flags]),
              units=s.folds, first=c["python_start"] + s.train * c["cache_record"],
              per_unit=(s.epochs + 1) * trained_per_fold * c["epoch_record"], last=c["train_end"],
-             unit_name="folds finished", count=count_new(work / "model", "fold_*.json", since)),
+             unit_name="folds done", count=count_new(work / "model", "fold_*.json", since)),
     ]
     for test in ("test_synth", "test_altsim"):
         steps.append(Step(
@@ -393,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     # --verbose lets the commands write their bars and per-epoch lines to the terminal, so the demo's own
     # progress is then printed as periodic lines, never redrawn over theirs.
     tty = sys.stderr.isatty() and not args.verbose
-    progress = Progress(sys.stdout, sys.stderr, tty=tty, enabled=not args.quiet)
+    progress = Progress(sys.stdout, sys.stderr, tty=tty, enabled=not args.quiet,
+                        width=shutil.get_terminal_size().columns)
     # Files older than the start (less a second of timestamp granularity) are an earlier run's, not progress.
     steps = build_steps(work, settings, args.seed,
                         lambda command: _run_command(progress, command, relay=not args.verbose),

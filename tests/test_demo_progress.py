@@ -92,16 +92,19 @@ def test_without_a_terminal_the_line_is_printed_once_a_period(monkeypatch):
         progress.show()
     lines = err.getvalue().splitlines()
     assert len(lines) == 3 and "\r" not in err.getvalue()
-    assert all(line.startswith("demo ") and " elapsed | ETA " in line for line in lines)
+    assert all(re.match(r"demo +\d+% ETA \d+:\d\d \(\d+:\d\d elapsed\) \| step 1/2 make: \d+/10 records$", line)
+               for line in lines)
 
 
 def test_on_a_terminal_one_line_is_redrawn_and_cleared_before_other_output():
     progress, clock, done, out, err = _progress(tty=True)
+    progress.width = 30  # a line longer than the terminal would wrap, and only its last row be redrawn
     progress.begin(0)
     for second in range(1, 6):
         clock.now, done["records"] = float(second), second
         progress.show()
     assert "\n" not in err.getvalue() and err.getvalue().count("\r\x1b[K") == 5
+    assert all(0 < len(line) < 30 for line in err.getvalue().split("\r\x1b[K")[1:])
     progress.say("a command's output")
     assert err.getvalue().endswith("\r\x1b[K") and out.getvalue().endswith("a command's output\n")
     progress.say("more")
@@ -172,7 +175,8 @@ def test_quick_runs_each_step_after_a_timestamp_and_ends_with_its_table_row(tmp_
     out = capsys.readouterr().out
     starts = re.findall(r"^\[\d\d:\d\d:\d\d\] step (\d)/8: (.+) \((\d+:\d\d) elapsed, ETA (\d+:\d\d)\)$", out, re.M)
     assert [int(s[0]) for s in starts] == list(range(1, 9))
-    assert f"train {demo.QUICK.folds} folds x {demo.QUICK.epochs} epochs" in starts[3][1] and "label test_altsim" in starts[6][1]
+    assert starts[3][1] == f"train {demo.QUICK.folds} folds x {demo.QUICK.epochs} epochs"
+    assert starts[6][1] == "label test_altsim"
     assert len(list((tmp_path / "train").glob("*.mat"))) == demo.QUICK.train
     train = commands[0]
     assert train[train.index("--folds") + 1] == str(demo.QUICK.folds)
