@@ -7,9 +7,9 @@ works and that the classes are learned as physiology; they are not a clinical va
 
 Progress: each step starts with a line stating the clock time, the time elapsed and the estimated time left;
 while a step runs, one line on stderr (redrawn in place on a terminal, every PERIODIC_SECONDS otherwise) says how
-far the whole demo is. The estimate is the steps' expected cost (record counts x folds x epochs times costs per
-unit measured on a 2-core machine, COSTS) scaled by how fast the finished work actually went: records written,
-fold_K.json files of finished folds, output files written are counted as they appear.
+far the whole demo is. The estimate is the steps' expected cost (record counts x folds x epochs times the CPU
+seconds per unit measured on a reference machine, COSTS) scaled by how fast the finished work actually went:
+records written, fold_K.json files of finished folds and output files written are counted as they appear.
 """
 from __future__ import annotations
 
