@@ -29,6 +29,9 @@ def test_demo_runs_end_to_end(tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("AUROC|AUPRC|Accuracy|F-measure|Fbeta-measure|Gbeta-measure") == 2
-    assert "$ python train_model.py" in result.stdout and "demo: done" in result.stdout
+    assert " python train_model.py " in result.stdout and "demo: done" in result.stdout
+    assert result.stdout.count("] step ") == 8  # each step's timestamped start
+    assert result.stdout.splitlines()[-1].startswith(
+        "| `python -m team_code.demo --train 40 --test 12 --folds 2 --epochs 1` | 40 / 2 × 12 | 2 × 1 | ")
     for test in ("test_synth", "test_altsim"):
         assert len(list((tmp_path / "demo" / f"out_{test}").glob("*.csv"))) == 12
