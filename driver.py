@@ -10,11 +10,11 @@ import argparse
 import sys
 
 from team_code import cli, log
-from team_code.inference import Ensemble
-from team_code.model_dir import ModelError
-from team_code.outputs import OutputError
-from team_code.predict import label_directory
-from team_code.records import RecordError
+from team_code.inference.ensemble import Ensemble
+from team_code.inference.label_folder import label_directory
+from team_code.io.output_csv import OutputError
+from team_code.io.records import RecordError
+from team_code.training.model_dir import ModelError
 
 
 def main(argv: list[str] | None = None) -> int:

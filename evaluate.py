@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from team_code import challenge2020, log, metrics, scoring
-from team_code.atomic import write_text
+from team_code import log
+from team_code.io.atomic import write_text
+from team_code.scoring import challenge2020, f2g2, score_folders
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("label_dir", help="directory of NAME.hea files whose #Dx lines hold the labels")
     parser.add_argument("output_dir", help="directory of NAME.csv output files, one per labelled record")
     parser.add_argument("scores_file", nargs="?", help="also write the two score lines to this file")
-    parser.add_argument("--metric", choices=scoring.METRICS,
+    parser.add_argument("--metric", choices=score_folders.METRICS,
                         help="f2g2 (CPSC 2018 classes, Feb phase) or challenge2020 (27 SNOMED CT codes, final phase); "
                              "default: challenge2020 when the labels and the output columns are SNOMED CT codes "
                              "including scored ones, f2g2 otherwise")
@@ -39,13 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     log.configure(quiet=args.quiet, verbose=args.verbose)
     try:
-        metric = args.metric or scoring.choose_metric(args.label_dir, args.output_dir)
+        metric = args.metric or score_folders.choose_metric(args.label_dir, args.output_dir)
         if metric == "challenge2020":
-            scores = scoring.evaluate_challenge2020(args.label_dir, args.output_dir, strict=args.strict)
+            scores = score_folders.evaluate_challenge2020(args.label_dir, args.output_dir, strict=args.strict)
             text, table = challenge2020.format_scores(scores), challenge2020.format_per_class
         else:
-            scores = scoring.evaluate(args.label_dir, args.output_dir, strict=args.strict)
-            text, table = metrics.format_scores(scores), metrics.format_per_class
+            scores = score_folders.evaluate(args.label_dir, args.output_dir, strict=args.strict)
+            text, table = f2g2.format_scores(scores), f2g2.format_per_class
         if args.scores_file:
             write_text(args.scores_file, text + "\n")
     except (ValueError, OSError) as error:  # RecordError, OutputError: one line naming the file
@@ -59,10 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.per_class:
         print(table(scores))
     if args.report:
-        from team_code import report_html  # matplotlib and scikit-learn load only when asked for
+        from team_code.reporting import html_report  # matplotlib and scikit-learn load only when asked for
 
         try:
-            report_html.write(args.report, report_html.from_scores(scores, f"Test report: {args.output_dir}"))
+            html_report.write(args.report, html_report.from_scores(scores, f"Test report: {args.output_dir}"))
         except OSError as error:
             print(f"evaluate.py: error: {args.report}: cannot write the report ({error.strerror or error})",
                   file=sys.stderr)

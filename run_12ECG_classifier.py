@@ -11,11 +11,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from team_code.inference import Ensemble
-from team_code.predict import label_signals
-from team_code.preprocess import prepare_signal
-from team_code.records import parse_header, record_from_val
-from team_code.workers import cpu_cores
+from team_code.data.preprocess import prepare_signal
+from team_code.data.workers import cpu_cores
+from team_code.inference.ensemble import Ensemble
+from team_code.inference.label_folder import label_signals
+from team_code.io.records import parse_header, record_from_val
 
 
 def load_12ECG_model(input_directory: str) -> Ensemble:

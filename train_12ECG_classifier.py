@@ -1,6 +1,6 @@
 """The module the organisers' 2020 `train_model.py` imports: train the entry with its defaults.
 
-A thin adapter over team_code.train, the code our own train_model.py runs: 10-fold cross-validation, 10 epochs
+A thin adapter over team_code.training.train, the code our own train_model.py runs: 10-fold cross-validation, 10 epochs
 per fold, thresholds tuned on the out-of-fold predictions, everything written into `output_directory`. The
 organisers' script takes no options, so the class set comes from the data: cinc2020 (the 27 scored classes of the
 final phase) when the training labels are SNOMED CT codes, cpsc2018 (the nine classes) when they are the nine
@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 
 from team_code import class_sets, log
-from team_code.records import RecordError, find_records, read_dx
-from team_code.train import TrainingError, TrainOptions, train
+from team_code.io.records import RecordError, find_records, read_dx
+from team_code.training.train import TrainingError, TrainOptions, train
 
 ENVIRONMENT = "ECG_CLASSES"
 

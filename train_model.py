@@ -13,10 +13,10 @@ from pathlib import Path
 from torch.distributed.elastic.multiprocessing.errors import record
 
 from team_code import class_sets, cli, log
-from team_code.cache import CacheError
-from team_code.model import ARCHITECTURES
-from team_code.records import RecordError
-from team_code.train import INT_LIMITS, LR_SCHEDULES, TrainingError, TrainOptions, train
+from team_code.data.cache import CacheError
+from team_code.io.records import RecordError
+from team_code.nn.networks import ARCHITECTURES
+from team_code.training.train import INT_LIMITS, LR_SCHEDULES, TrainingError, TrainOptions, train
 
 DEFAULTS = TrainOptions()  # the one place the defaults are set; the help texts show them
 
@@ -95,13 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cross-validation on {report.records} records: {report.headline()} "
               f"(details in {args.model_dir}/cv_report.md)")
         if not args.no_report:
-            from team_code.report_html import ReportError, write_cv_report  # matplotlib, scikit-learn: only here
+            # matplotlib, scikit-learn: only here
+            from team_code.reporting.html_report import ReportError, write_cv_report
 
             try:
                 print(f"figures: {write_cv_report(args.model_dir)}")
             except (ReportError, OSError) as error:
                 print(f"error: {error} (the model is complete; rebuild the report with "
-                      f"python -m team_code.report_html {args.model_dir})", file=sys.stderr)
+                      f"python -m team_code.reporting.html_report {args.model_dir})", file=sys.stderr)
                 return 1
     return 0
 

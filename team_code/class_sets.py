@@ -6,7 +6,7 @@ what the driver writes, which objective the thresholds are tuned for and which l
               the Challenge metric
 
 The network has one output per class; the three equivalent pairs of cinc2020 are one class each (represented by
-their first code, as the final-phase scorer merges them, team_code.challenge2020), so it has 24 outputs. The
+their first code, as the final-phase scorer merges them, team_code.scoring.challenge2020), so it has 24 outputs. The
 driver writes one column per scored code, 27, a pair's two codes with the same label and probability: a scorer that
 reads either code of a pair finds the class's values, and one that merges the two columns (binary: OR,
 probability: mean) gets them back unchanged.

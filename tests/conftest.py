@@ -32,7 +32,7 @@ def real_samples() -> Path:
 @pytest.fixture(scope="session")
 def synth_train_dir(tmp_path_factory) -> Path:
     """A small generated training set (30 records of 8-10 s), shared by the tests that need a trained model."""
-    from team_code.synth import generate_dataset
+    from simulators.synth import generate_dataset
 
     directory = tmp_path_factory.mktemp("synth") / "train"
     generate_dataset(directory, n=30, seed=3, min_seconds=8, max_seconds=10)

@@ -13,9 +13,9 @@ import pytest
 import scipy.io
 import scipy.signal
 
-from team_code import altsim
+from simulators import altsim
+from team_code.io.records import STANDARD_LEADS, load_record
 from team_code.labels import CLASSES
-from team_code.records import STANDARD_LEADS, load_record
 
 FS = 500
 SEEDS = range(6)

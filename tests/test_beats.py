@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from team_code import beats, synth
-from team_code.beats import recorded_length, standardise
-from team_code.preprocess import prepare_signal, window
-from team_code.records import load_record, record_names
+from simulators import synth
+from team_code.data.preprocess import prepare_signal, window
+from team_code.io.records import load_record, record_names
+from team_code.nn import beats
+from team_code.nn.beats import recorded_length, standardise
 
 SAMPLES = 10000
 
@@ -159,7 +160,7 @@ def test_no_view_reads_the_padding():
 def test_flat_leads_leave_the_others_at_their_scale_and_the_output_graded():
     """k flat leads (k = 0..11, a disconnected electrode or a record of fewer leads): the live leads keep
     their scale (the median over live leads), and the network's outputs stay finite and graded."""
-    from team_code.model import CRNN
+    from team_code.nn.networks import CRNN
 
     signal, meta = synth.generate_record(np.random.default_rng(3), ["Normal"], 10.0)
     x = torch.from_numpy(window(prepare_signal(signal, meta["fs"])))

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow  # every test here runs the benchmark or the demo,
 
 def test_bench_quick_writes_a_table(tmp_path):
     table = tmp_path / "bench.md"
-    result = subprocess.run([sys.executable, "-m", "team_code.bench", "--quick", "--output", str(table)],
+    result = subprocess.run([sys.executable, "-m", "tools.bench", "--quick", "--output", str(table)],
                             cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
     text = table.read_text()
@@ -24,7 +24,7 @@ def test_bench_quick_writes_a_table(tmp_path):
 
 
 def test_demo_runs_end_to_end(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "team_code.demo", "--workdir", str(tmp_path / "demo"),
+    result = subprocess.run([sys.executable, "-m", "tools.demo", "--workdir", str(tmp_path / "demo"),
                              "--train", "40", "--test", "12", "--folds", "2", "--epochs", "1"],
                             cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
@@ -32,6 +32,6 @@ def test_demo_runs_end_to_end(tmp_path):
     assert " python train_model.py " in result.stdout and "demo: done" in result.stdout
     assert result.stdout.count("] step ") == 8  # each step's timestamped start
     assert result.stdout.splitlines()[-1].startswith(
-        "| `python -m team_code.demo --train 40 --test 12 --folds 2 --epochs 1` | 40 / 2 × 12 | 2 × 1 | ")
+        "| `python -m tools.demo --train 40 --test 12 --folds 2 --epochs 1` | 40 / 2 × 12 | 2 × 1 | ")
     for test in ("test_synth", "test_altsim"):
         assert len(list((tmp_path / "demo" / f"out_{test}").glob("*.csv"))) == 12

@@ -4,10 +4,10 @@ import shutil
 
 import numpy as np
 
-from team_code.cache import CachedRecords, build_cache
-from team_code.preprocess import LENGTH, prepare_signal, window
-from team_code.records import load_record
-from team_code.synth import generate_dataset
+from simulators.synth import generate_dataset
+from team_code.data.cache import CachedRecords, build_cache
+from team_code.data.preprocess import LENGTH, prepare_signal, window
+from team_code.io.records import load_record
 
 
 def test_batches_equal_direct_preprocessing(synth_train_dir, tmp_path):
@@ -77,7 +77,7 @@ def test_stopping_early_does_not_hang(synth_train_dir, tmp_path):
 
 def _long_records(directory, count: int, fs: float, seconds: float) -> None:
     """Records of the release's odd rates and lengths (INCART 257 Hz, PTB 1000 Hz), cheap to write."""
-    from team_code.records import write_record
+    from team_code.io.records import write_record
 
     t = np.arange(int(seconds * fs)) / fs
     for i in range(count):

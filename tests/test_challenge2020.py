@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from team_code import challenge2020
-from team_code.challenge2020 import CLASSES, WEIGHTS
+from team_code.io.output_csv import write_output
 from team_code.labels import CINC2020_EQUIVALENT, CINC2020_NORMAL, CINC2020_SCORED
-from team_code.outputs import write_output
-from team_code.scoring import evaluate_challenge2020
+from team_code.scoring import challenge2020
+from team_code.scoring.challenge2020 import CLASSES, WEIGHTS
+from team_code.scoring.score_folders import evaluate_challenge2020
 
 EQUIVALENT = [list(pair) for pair in CINC2020_EQUIVALENT]
 

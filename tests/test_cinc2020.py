@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from team_code import challenge2020, class_sets, labels
-from team_code.outputs import read_output
-from team_code.records import read_dx
-from team_code.synth import generate_dataset
-from team_code.thresholds import apply_thresholds
-from team_code.train import binary_cross_entropy, categorical_cross_entropy, validation_loss
+from simulators.synth import generate_dataset
+from team_code import class_sets, labels
+from team_code.io.output_csv import read_output
+from team_code.io.records import read_dx
+from team_code.scoring import challenge2020
+from team_code.training.thresholds import apply_thresholds
+from team_code.training.train import binary_cross_entropy, categorical_cross_entropy, validation_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 CINC = class_sets.get("cinc2020")
@@ -164,20 +165,20 @@ def test_train_model_takes_the_loss_and_refuses_unknown_class_sets(tmp_path):
 
 @pytest.mark.slow
 def test_the_cv_report_page_of_a_cinc2020_model(trained):
-    from team_code import report_html
+    from team_code.reporting import html_report
 
     model, _ = trained
-    page = report_html.write_cv_report(model, draws=20)
+    page = html_report.write_cv_report(model, draws=20)
     text = page.read_text()
     assert all(code in text for code in CINC.classes)
 
 
 @pytest.mark.slow
 def test_explain_follows_the_models_classes_and_sigmoids(release, trained):
-    from team_code import explain
-    from team_code.inference import Ensemble
-    from team_code.preprocess import prepare_signal, window
-    from team_code.records import load_record
+    from team_code.data.preprocess import prepare_signal, window
+    from team_code.inference.ensemble import Ensemble
+    from team_code.io.records import load_record
+    from team_code.reporting import explain
 
     model, _ = trained
     ensemble = Ensemble.load(model, device=torch.device("cpu"))

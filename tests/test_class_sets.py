@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from team_code import challenge2020, class_sets, labels
-from team_code.cache import CachedRecords, build_cache
-from team_code.records import RecordError, find_records, read_dx
+from team_code import class_sets, labels
+from team_code.data.cache import CachedRecords, build_cache
+from team_code.io.records import RecordError, find_records, read_dx
+from team_code.scoring import challenge2020
 
 CPSC = class_sets.get("cpsc2018")
 CINC = class_sets.get("cinc2020")
@@ -120,9 +121,9 @@ def test_records_are_found_in_sub_folders_and_a_repeated_name_is_refused(tmp_pat
 def _written_model(directory: Path, class_set: str, loss: str) -> None:
     import torch
 
-    from team_code import model_dir
-    from team_code.model import build_model
-    from team_code.results import FoldResult
+    from team_code.nn.networks import build_model
+    from team_code.training import model_dir
+    from team_code.training.cv_results import FoldResult
 
     classes = class_sets.get(class_set).classes
     state = build_model("crnn", len(classes)).state_dict()
@@ -136,8 +137,8 @@ def _written_model(directory: Path, class_set: str, loss: str) -> None:
 def test_model_dir_records_the_class_set_and_refuses_one_it_does_not_know(tmp_path: Path):
     import json
 
-    from team_code import model_dir
-    from team_code.inference import Ensemble
+    from team_code.inference.ensemble import Ensemble
+    from team_code.training import model_dir
 
     _written_model(tmp_path, "cinc2020", "bce")
     ensemble = Ensemble.load(tmp_path)
@@ -157,7 +158,7 @@ def test_model_dir_records_the_class_set_and_refuses_one_it_does_not_know(tmp_pa
 def test_a_config_from_before_class_sets_is_a_cpsc2018_softmax_model(tmp_path: Path):
     import json
 
-    from team_code.inference import Ensemble
+    from team_code.inference.ensemble import Ensemble
 
     _written_model(tmp_path, "cpsc2018", "softmax")
     config_path = tmp_path / "config.json"

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from team_code.convert_cpsc2018 import main
-from team_code.records import load_cpsc2018, load_record, record_names
+from team_code.io.convert_cpsc2018 import main
+from team_code.io.records import load_cpsc2018, load_record, record_names
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -125,7 +125,7 @@ def test_runs_as_a_module(cpsc_source: Path, tmp_path: Path) -> None:
     src.mkdir()
     shutil.copy(cpsc_source / "A1985.mat", src)
     (src / "REFERENCE.csv").write_text("Recording,First_label,Second_label,Third_label\nA1985,6,,\n")
-    result = subprocess.run([sys.executable, "-m", "team_code.convert_cpsc2018", str(src), str(tmp_path / "out")],
+    result = subprocess.run([sys.executable, "-m", "team_code.io.convert_cpsc2018", str(src), str(tmp_path / "out")],
                             cwd=REPO, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert load_record(tmp_path / "out" / "A1985").labels == ["PAC"]

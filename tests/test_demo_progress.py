@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from team_code import demo
+from tools import demo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -184,7 +184,7 @@ def test_quick_runs_each_step_after_a_timestamp_and_ends_with_its_table_row(tmp_
     assert all("--quiet" in command for command in commands)
     assert "demo: done in " in out
     row = out.strip().splitlines()[-1]
-    assert row.startswith(f"| `python -m team_code.demo --quick` {demo.QUICK.cells()} ")
+    assert row.startswith(f"| `python -m tools.demo --quick` {demo.QUICK.cells()} ")
     assert row.endswith("| 0.500 / 0.250 | 0.600 / 0.300 | 0.700 / 0.300 |")
 
 
@@ -197,7 +197,7 @@ def _readme_demo_rows() -> dict[str, str]:
 
 def test_the_readme_states_the_settings_each_command_runs():
     rows = _readme_demo_rows()
-    assert set(rows) == {"python -m team_code.demo", "python -m team_code.demo --quick"}
-    assert rows["python -m team_code.demo"].startswith(f"| `python -m team_code.demo` {demo.DEFAULT.cells()} ")
-    assert rows["python -m team_code.demo --quick"].startswith(
-        f"| `python -m team_code.demo --quick` {demo.QUICK.cells()} ")
+    assert set(rows) == {"python -m tools.demo", "python -m tools.demo --quick"}
+    assert rows["python -m tools.demo"].startswith(f"| `python -m tools.demo` {demo.DEFAULT.cells()} ")
+    assert rows["python -m tools.demo --quick"].startswith(
+        f"| `python -m tools.demo --quick` {demo.QUICK.cells()} ")

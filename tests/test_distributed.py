@@ -43,7 +43,7 @@ def test_a_failing_rank_fails_the_job_with_its_error(synth_train_dir, tmp_path):
     wrapper.write_text(
         "import os, sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "import team_code.train as t\n"
+        "import team_code.training.train as t\n"
         "real = t.train_fold\n"
         "def failing(*args, **kwargs):\n"
         "    if os.environ['RANK'] == '1':\n"

@@ -15,9 +15,9 @@ import pytest
 import scipy.io
 
 import driver
-from team_code import preprocess
-from team_code.outputs import read_output
-from team_code.records import write_record
+from team_code.data import preprocess
+from team_code.io.output_csv import read_output
+from team_code.io.records import write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # every test here needs a trained model (tiny_model)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import evaluate
-from team_code.outputs import write_output
+from team_code.io.output_csv import write_output
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER_LINE = "AUROC|AUPRC|Accuracy|F-measure|Fbeta-measure|Gbeta-measure"
@@ -202,7 +202,7 @@ FINAL_RECORDS = {
 
 @pytest.fixture
 def final_dirs(tmp_path: Path) -> tuple[Path, Path]:
-    from team_code.challenge2020 import CLASSES
+    from team_code.scoring.challenge2020 import CLASSES
 
     labels, outputs = tmp_path / "labels", tmp_path / "outputs"
     labels.mkdir()
@@ -239,8 +239,8 @@ def test_metric_f2g2_overrides_the_automatic_choice(final_dirs) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(HEADER_LINE + "\n") and len(result.stdout.splitlines()) == 2
     # The nine-class scoring of the same files is what the default chooses for nine-class outputs (the fixture above).
-    from team_code.metrics import format_scores
-    from team_code.scoring import evaluate as evaluate_nine
+    from team_code.scoring.f2g2 import format_scores
+    from team_code.scoring.score_folders import evaluate as evaluate_nine
 
     assert result.stdout == format_scores(evaluate_nine(labels, outputs)) + "\n"
 
@@ -255,7 +255,7 @@ def test_final_phase_per_class_table_and_missing_outputs(final_dirs) -> None:
     (outputs / "B0003.csv").unlink()
     missing = run(labels, outputs)
     assert missing.returncode == 0 and "B0003" in missing.stderr and "no output file" in missing.stderr
-    from team_code.challenge2020 import CLASSES
+    from team_code.scoring.challenge2020 import CLASSES
 
     write_output(outputs, "B0003", list(CLASSES), np.zeros(len(CLASSES), dtype=int), np.zeros(len(CLASSES)))
     assert run(labels, outputs).stdout == missing.stdout
@@ -311,7 +311,7 @@ def test_odd_output_files_score_as_the_final_phase_official_script_scores_them(f
 
 def test_binary_labels_written_as_1_0_are_negative_as_the_official_script_reads_them(final_dirs) -> None:
     """The issue's case: outputs whose positive labels are written 1.0 score as all-negative rows would."""
-    from team_code.challenge2020 import CLASSES
+    from team_code.scoring.challenge2020 import CLASSES
 
     labels, outputs = final_dirs
     for path in outputs.glob("*.csv"):

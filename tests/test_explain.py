@@ -1,4 +1,5 @@
-"""python -m team_code.explain: the drawing, its errors, and whether the attributions point at the right beats."""
+"""python -m team_code.reporting.explain: the drawing, its errors, and whether the attributions point at the right
+beats."""
 from __future__ import annotations
 
 import os
@@ -11,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from team_code import explain
-from team_code.inference import Ensemble
-from team_code.preprocess import FS, LENGTH, prepare_signal, window
-from team_code.records import load_record, write_record
-from team_code.synth import generate_record
+from simulators.synth import generate_record
+from team_code.data.preprocess import FS, LENGTH, prepare_signal, window
+from team_code.inference.ensemble import Ensemble
+from team_code.io.records import load_record, write_record
+from team_code.reporting import explain
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # every test here needs a trained model
@@ -23,7 +24,7 @@ WINDOW_S = 0.3
 
 
 def run(*args: object, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "team_code.explain", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "team_code.reporting.explain", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 

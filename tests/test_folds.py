@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from team_code.folds import stratified_folds
+from team_code.data.folds import stratified_folds
 
 CPSC_FIRST_LABELS = np.array([1098, 704, 207, 918, 556, 672, 1695, 825, 202]) / 6877
 

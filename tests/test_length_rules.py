@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from team_code import preprocess
-from team_code.inference import combine_windows, predict_signals
+from team_code.data import preprocess
+from team_code.inference.ensemble import combine_windows, predict_signals
 from team_code.labels import CLASSES
-from team_code.thresholds import apply_thresholds
+from team_code.training.thresholds import apply_thresholds
 
 PIECE = 10 * preprocess.FS  # a heart is written as 10-s pieces, each showing one state
 NORMAL = CLASSES.index("Normal")

@@ -10,7 +10,7 @@ from team_code import log
 # tests/conftest.py puts team_code's logger back to its import-time state (WARNING) around every test.
 
 def test_without_configure_warnings_reach_stderr_verbatim_and_info_does_not(capsys) -> None:
-    logger = logging.getLogger("team_code.cache")
+    logger = logging.getLogger("team_code.data.cache")
     logger.info("epoch line")
     logger.warning("skipped /data/A1.mat: truncated")
     err = capsys.readouterr().err
@@ -28,7 +28,7 @@ def test_warnings_do_not_reach_the_root_logger_twice(capsys) -> None:
     handler = Collect()
     logging.getLogger().addHandler(handler)
     try:
-        logging.getLogger("team_code.train").warning("warning: class PVC has 1 record(s)")
+        logging.getLogger("team_code.training.train").warning("warning: class PVC has 1 record(s)")
     finally:
         logging.getLogger().removeHandler(handler)
     assert capsys.readouterr().err.count("class PVC") == 1 and root_lines == []
@@ -41,13 +41,13 @@ def test_warnings_do_not_reach_the_root_logger_twice(capsys) -> None:
 ])
 def test_configure_sets_what_is_shown(capsys, quiet: bool, verbose: bool, shown: set[str]) -> None:
     log.configure(quiet=quiet, verbose=verbose)
-    logger = logging.getLogger("team_code.predict")
+    logger = logging.getLogger("team_code.inference.label_folder")
     for level in ("debug", "info", "warning", "error"):
         getattr(logger, level)(f"message at {level}")
     lines = capsys.readouterr().err.splitlines()
     assert {line.rsplit(" ", 1)[-1] for line in lines} == shown
     if verbose:
-        assert "ERROR team_code.predict: message at error" in lines
+        assert "ERROR team_code.inference.label_folder: message at error" in lines
     else:
         assert "message at error" in lines
     assert log.progress_bars() == (not quiet)
@@ -55,7 +55,7 @@ def test_configure_sets_what_is_shown(capsys, quiet: bool, verbose: bool, shown:
 
 def test_errors_only_silences_warnings_then_restores_the_level(capsys) -> None:
     log.configure()
-    logger = logging.getLogger("team_code.cache")
+    logger = logging.getLogger("team_code.data.cache")
     with log.errors_only():
         logger.warning("skipped on another rank")
         logger.error("error: a real failure")
@@ -76,7 +76,7 @@ def test_quiet_and_verbose_are_exclusive() -> None:
 
 @pytest.mark.parametrize("quiet", [False, True])
 def test_a_command_with_quiet_keeps_each_failure_and_drops_the_summary(tmp_path, capsys, quiet: bool) -> None:
-    from team_code import convert_cpsc2018
+    from team_code.io import convert_cpsc2018
 
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "A0001.mat").write_bytes(b"not a MATLAB file")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from team_code.metrics import (
+from team_code.scoring.f2g2 import (
     auc,
     auc_per_class,
     beta_measures,

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from team_code import atomic, model_dir
+from team_code.io import atomic
 from team_code.labels import to_class
-from team_code.results import FoldResult
-from team_code.train import TrainOptions
+from team_code.training import model_dir
+from team_code.training.cv_results import FoldResult
+from team_code.training.train import TrainOptions
 
 
 def test_fingerprint_holds_every_option_but_the_listed_ones():
@@ -86,7 +87,7 @@ def test_written_model_loads_and_every_file_is_fsynced(tmp_path: Path, monkeypat
         real_fsync(fd)
 
     monkeypatch.setattr(atomic.os, "fsync", fsync)
-    from team_code.model import build_model
+    from team_code.nn.networks import build_model
     state = build_model("crnn").state_dict()
     for fold in range(2):
         model_dir.save_fold(tmp_path, replace(_fold("run", 0.0), fold=fold, state_dict=state))

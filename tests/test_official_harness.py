@@ -16,13 +16,13 @@ from official_harness import train as official_train
 
 import run_12ECG_classifier as harness
 import train_12ECG_classifier as training
-from team_code import scoring
-from team_code.inference import Ensemble
+from simulators.synth import generate_dataset
+from team_code.inference.ensemble import Ensemble
+from team_code.io.output_csv import read_output
+from team_code.io.records import STANDARD_LEADS, RecordError
 from team_code.labels import CINC2020_SCORED
-from team_code.outputs import read_output
-from team_code.records import STANDARD_LEADS, RecordError
-from team_code.synth import generate_dataset
-from team_code.train import TrainingError, TrainOptions
+from team_code.scoring import score_folders
+from team_code.training.train import TrainingError, TrainOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -206,4 +206,4 @@ def test_the_organisers_harness_trains_the_final_phase_classes_on_snomed_labels(
     official_driver(str(tmp_path / "model"), str(test), str(tmp_path / "out"))
     for path in sorted((tmp_path / "out").glob("*.csv")):
         assert read_output(path)[1] == list(CINC2020_SCORED), path.read_text()
-    assert scoring.choose_metric(test, tmp_path / "out") == "challenge2020"
+    assert score_folders.choose_metric(test, tmp_path / "out") == "challenge2020"

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from team_code.io.output_csv import OutputError, read_output, read_output_as_official, write_output
+from team_code.io.records import RecordError
 from team_code.labels import CLASSES
-from team_code.outputs import OutputError, read_output, read_output_as_official, write_output
-from team_code.records import RecordError
 
 EXAMPLE = """#A0001
 AF,I-AVB,LBBB,Normal,PAC,PVC,RBBB,STD,STE

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from team_code import perturb, synth
-from team_code.altsim import twelve_leads
-from team_code.records import STANDARD_LEADS, load_record, read_header, record_names
+from simulators import perturb, synth
+from simulators.altsim import twelve_leads
+from team_code.io.records import STANDARD_LEADS, load_record, read_header, record_names
 
 FS = 500.0
 LEAD = {name: k for k, name in enumerate(STANDARD_LEADS)}

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from team_code.outputs import read_output
-from team_code.synth import generate_dataset
+from simulators.synth import generate_dataset
+from team_code.io.output_csv import read_output
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # every test here trains or needs a trained model

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from team_code import preprocess
-from team_code.preprocess import FS, LENGTH, MAX_SECONDS, prepare_signal, window, window_starts, windows
+from team_code.data import preprocess
+from team_code.data.preprocess import FS, LENGTH, MAX_SECONDS, prepare_signal, window, window_starts, windows
 
 
 @pytest.mark.parametrize("fs", [250, 257, 360, 500, 1000])

@@ -9,20 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from team_code import perturb, preprocess, quality
+from simulators import perturb
+from team_code.data import preprocess
+from team_code.io.records import read_header, record_names
 from team_code.labels import CLASSES
-from team_code.records import read_header, record_names
-from team_code.train import TrainOptions
+from team_code.training.train import TrainOptions
+from tools import transfer
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_candidate_options_are_read_as_their_fields_types():
-    options = quality.parse_options("augment=false, learning_rate=0.002,patience=none,lr_schedule=constant")
+    options = transfer.parse_options("augment=false, learning_rate=0.002,patience=none,lr_schedule=constant")
     assert (options.augment, options.learning_rate, options.patience, options.lr_schedule) == \
         (False, 0.002, None, "constant")
-    assert quality.parse_options("batch_size=16").batch_size == 16
-    assert quality.parse_options("") == quality.parse_options("defaults") == TrainOptions()
+    assert transfer.parse_options("batch_size=16").batch_size == 16
+    assert transfer.parse_options("") == transfer.parse_options("defaults") == TrainOptions()
 
 
 @pytest.mark.parametrize("text, message", [
@@ -31,15 +33,15 @@ def test_candidate_options_are_read_as_their_fields_types():
 ])
 def test_candidate_options_refuse_what_a_candidate_cannot_set(text, message):
     with pytest.raises(ValueError, match=message):
-        quality.parse_options(text)
+        transfer.parse_options(text)
 
 
 def test_sources_name_a_generator_and_a_setting():
-    assert quality.split_source("synth") == ("synth", "clean")
-    assert quality.split_source("altsim/fs_250") == ("altsim", "fs_250")
+    assert transfer.split_source("synth") == ("synth", "clean")
+    assert transfer.split_source("altsim/fs_250") == ("altsim", "fs_250")
     for bad in ("synth/lowpass", "ptbxl/clean", "synth/seconds_10"):
         with pytest.raises(ValueError, match="unknown source"):
-            quality.split_source(bad)
+            transfer.split_source(bad)
 
 
 def by_length(signals):
@@ -53,18 +55,18 @@ def by_length(signals):
 @pytest.fixture(scope="module")
 def perturbed(tmp_path_factory):
     work = tmp_path_factory.mktemp("quality")
-    sets = quality.make_test_sets(work, 3)
-    return sets, quality.perturbed_test_sets(work, sets, 3)
+    sets = transfer.make_test_sets(work, 3)
+    return sets, transfer.perturbed_test_sets(work, sets, 3)
 
 
 def test_perturbed_test_sets_copy_both_test_sets_per_family(perturbed):
     sets, folders = perturbed
     assert list(folders) == ["clean", *perturb.FAMILIES, *perturb.LENGTHS]
     for family, per_set in folders.items():
-        assert list(per_set) == list(quality.GENERATORS)
+        assert list(per_set) == list(transfer.GENERATORS)
         for name, folder in per_set.items():
             assert record_names(folder) == record_names(sets[name]), (family, name)
-    for name in quality.GENERATORS:
+    for name in transfer.GENERATORS:
         for record in record_names(sets[name]):
             ten, sixty = (read_header(folders[f"seconds_{s}"][name] / f"{record}.hea") for s in (10, 60))
             assert ten.dx == sixty.dx == read_header(sets[name] / f"{record}.hea").dx
@@ -73,18 +75,18 @@ def test_perturbed_test_sets_copy_both_test_sets_per_family(perturbed):
 
 def test_robustness_scores_every_family_and_counts_hearts_whose_labels_change_with_length(perturbed):
     _, folders = perturbed
-    result = quality.robustness(folders, by_length)
+    result = transfer.robustness(folders, by_length)
     assert list(result.scores) == list(folders) and result.records == {"synth": 3, "altsim": 3}
     assert result.length_changes == {"synth": (3, 3), "altsim": (3, 3)}  # every heart: Normal at 10 s, AF at 60
-    steady = quality.robustness(folders, lambda signals: by_length([s[:, :100] for s in signals]))
+    steady = transfer.robustness(folders, lambda signals: by_length([s[:, :100] for s in signals]))
     assert steady.length_changes == {"synth": (0, 3), "altsim": (0, 3)}
     assert len({scores["synth"] for scores in steady.scores.values()}) == 1  # the same labels: the same score
 
 
 def test_robustness_table_marks_families_more_than_the_margin_below_clean():
-    result = quality.Robustness({"clean": {"synth": (0.80, 0.60)}, "lead_gains": {"synth": (0.76, 0.55)},
-                                 "pacing_spikes": {"synth": (0.70, 0.50)}}, {"synth": 300}, {"synth": (4, 300)})
-    text = "\n".join(quality.robustness_markdown("title", result))
+    result = transfer.Robustness({"clean": {"synth": (0.80, 0.60)}, "lead_gains": {"synth": (0.76, 0.55)},
+                                  "pacing_spikes": {"synth": (0.70, 0.50)}}, {"synth": 300}, {"synth": (4, 300)})
+    text = "\n".join(transfer.robustness_markdown("title", result))
     assert "(300 synth records;" in text
     assert "| lead_gains | 0.760 (-0.040) | 0.550 |" in text
     assert "| pacing_spikes | **0.700 (-0.100)** | 0.500 |" in text
@@ -94,17 +96,17 @@ def test_robustness_table_marks_families_more_than_the_margin_below_clean():
 def test_mixture_flags_the_worst_held_out_source_not_the_training_source():
     scores = {"synth/clean": [(0.5, 0.3), (0.5, 0.3)], "altsim/clean": [(0.8, 0.6), (0.6, 0.4)],
               "altsim/fs_250": [(0.75, 0.5), (0.75, 0.5)]}
-    run = quality.MixtureRun("defaults", "synth/clean", scores)
+    run = transfer.MixtureRun("defaults", "synth/clean", scores)
     assert run.held_out == ["altsim/clean", "altsim/fs_250"]
     assert run.worst == "altsim/clean"  # mean F2 0.70 over the seeds, below 0.75
-    text = quality.mixture_markdown([run], 400, 3, 300)
+    text = transfer.mixture_markdown([run], 400, 3, 300)
     assert "| synth/clean (training source) | 0.500 | 0.300 |" in text
     assert "| altsim/clean **(worst held-out)** | 0.700 | 0.500 |" in text
     assert "| defaults | synth/clean | altsim/clean | 0.700 | 0.500 | 0.725 | 0.500 |" in text
 
 
 def run_bench(*args: str, output: Path) -> str:
-    result = subprocess.run([sys.executable, "-m", "team_code.bench", *args, "--quick", "--output", str(output)],
+    result = subprocess.run([sys.executable, "-m", "tools.bench", *args, "--quick", "--output", str(output)],
                             cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stderr
     return output.read_text()
@@ -134,6 +136,6 @@ def test_quick_mixture_trains_on_a_perturbed_source_under_a_candidate(tmp_path):
     (["--test-records", "5"], "--test-records goes with --quality"),
 ])
 def test_bench_quality_arguments_are_checked_before_any_work(args, message):
-    result = subprocess.run([sys.executable, "-m", "team_code.bench", *args], cwd=ROOT, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "tools.bench", *args], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2 and message in result.stderr

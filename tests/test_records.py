@@ -11,9 +11,8 @@ import scipy.io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from team_code import records
-from team_code.labels import to_classes
-from team_code.records import (
+from team_code.io import records
+from team_code.io.records import (
     STANDARD_LEADS,
     Header,
     RecordError,
@@ -26,6 +25,7 @@ from team_code.records import (
     record_names,
     write_record,
 )
+from team_code.labels import to_classes
 
 NUM_CINC_SAMPLES = 50
 NUM_CPSC_SAMPLES = 10

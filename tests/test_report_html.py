@@ -14,11 +14,12 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from team_code import confidence, report_html, scoring
+from team_code.io.output_csv import write_output
+from team_code.io.records import STANDARD_LEADS
 from team_code.labels import CLASSES
-from team_code.outputs import write_output
-from team_code.records import STANDARD_LEADS
-from team_code.thresholds import apply_thresholds
+from team_code.reporting import html_report
+from team_code.scoring import bootstrap, score_folders
+from team_code.training.thresholds import apply_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,12 +53,12 @@ def random_set(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray
 def test_vectorised_resamples_score_exactly_as_the_official_code() -> None:
     rng = np.random.default_rng(7)
     labels, probabilities, binary = random_set(rng, 80)
-    multiplicity = confidence.resample_counts(80, 40, seed=3)
+    multiplicity = bootstrap.resample_counts(80, 40, seed=3)
     assert (multiplicity.sum(axis=1) == 80).all()
-    fast = confidence.resampled_scores(labels, probabilities, binary, multiplicity)
+    fast = bootstrap.resampled_scores(labels, probabilities, binary, multiplicity)
     for draw, counts in enumerate(multiplicity):
         pick = np.repeat(np.arange(80), counts)
-        official = confidence.scores(labels[pick], probabilities[pick], binary[pick])
+        official = bootstrap.scores(labels[pick], probabilities[pick], binary[pick])
         for key, value in official.items():
             assert fast[key][draw] == pytest.approx(value, abs=1e-12), (key, draw)
 
@@ -65,11 +66,11 @@ def test_vectorised_resamples_score_exactly_as_the_official_code() -> None:
 def test_intervals_are_seeded_and_narrow_with_more_records() -> None:
     rng = np.random.default_rng(1)
     small, large = random_set(rng, 60), random_set(rng, 2000)
-    first = confidence.bootstrap(*small, draws=1000, seed=4)
-    assert first == confidence.bootstrap(*small, draws=1000, seed=4)
-    assert first != confidence.bootstrap(*small, draws=1000, seed=5)
-    wide = confidence.bootstrap(*large, draws=1000, seed=4)
-    for key, _ in confidence.SCORES:
+    first = bootstrap.bootstrap(*small, draws=1000, seed=4)
+    assert first == bootstrap.bootstrap(*small, draws=1000, seed=4)
+    assert first != bootstrap.bootstrap(*small, draws=1000, seed=5)
+    wide = bootstrap.bootstrap(*large, draws=1000, seed=4)
+    for key, _ in bootstrap.SCORES:
         assert wide[key][1] - wide[key][0] < first[key][1] - first[key][0]
 
 
@@ -85,7 +86,7 @@ def model_dir(tiny_model, tmp_path_factory) -> Path:
 def test_training_writes_the_report_and_per_fold_scores_add_up_to_the_pooled_ones(model_dir: Path) -> None:
     numbers = json.loads((model_dir / "cv_scores.json").read_text())
     assert numbers["draws"] >= 1000
-    names, fold_of, labels, _ = report_html.read_oof(model_dir / "oof.csv")
+    names, fold_of, labels, _ = html_report.read_oof(model_dir / "oof.csv")
     label_of = dict(zip(names, labels))
     thresholds = np.array([json.loads((model_dir / "thresholds.json").read_text())[c] for c in CLASSES])
     assert [f["fold"] for f in numbers["folds"]] == sorted(set(fold_of.tolist()))
@@ -95,15 +96,15 @@ def test_training_writes_the_report_and_per_fold_scores_add_up_to_the_pooled_one
         result = json.loads((model_dir / f"fold_{fold['fold']}.json").read_text())
         fold_labels = np.array([label_of[name] for name in result["records"]])
         probabilities = np.array(result["probabilities"])
-        recomputed = confidence.scores(fold_labels, probabilities, apply_thresholds(probabilities, thresholds))
+        recomputed = bootstrap.scores(fold_labels, probabilities, apply_thresholds(probabilities, thresholds))
         assert fold["scores"] == pytest.approx(recomputed, abs=1e-12)
     # The folds' contingency tables sum to the pooled table, from which the pooled F2 / G2 follow.
     summed = {k: np.sum([f["counts"][k] for f in numbers["folds"]], axis=0) for k in ("tp", "fp", "fn", "tn")}
     for key, value in summed.items():
         assert value == pytest.approx(numbers["pooled"]["counts"][key], abs=1e-9)
     tp, fp, fn = summed["tp"], summed["fp"], summed["fn"]
-    assert np.mean(confidence.ratio(5 * tp, 5 * tp + 4 * fn + fp)) == pytest.approx(numbers["pooled"]["scores"]["f2"])
-    assert np.mean(confidence.ratio(tp, tp + fp + 2 * fn)) == pytest.approx(numbers["pooled"]["scores"]["g2"])
+    assert np.mean(bootstrap.ratio(5 * tp, 5 * tp + 4 * fn + fp)) == pytest.approx(numbers["pooled"]["scores"]["f2"])
+    assert np.mean(bootstrap.ratio(tp, tp + fp + 2 * fn)) == pytest.approx(numbers["pooled"]["scores"]["g2"])
     cv = json.loads((model_dir / "cv_report.json").read_text())
     assert numbers["pooled"]["scores"]["f2"] == cv["f2"] and numbers["pooled"]["scores"]["auroc"] == cv["auroc"]
 
@@ -112,7 +113,7 @@ def test_training_writes_the_report_and_per_fold_scores_add_up_to_the_pooled_one
 def test_every_interval_contains_its_point_estimate(model_dir: Path) -> None:
     numbers = json.loads((model_dir / "cv_scores.json").read_text())
     for part in [*numbers["folds"], numbers["pooled"]]:
-        for key, _ in confidence.SCORES:
+        for key, _ in bootstrap.SCORES:
             low, high = part["ci95"][key]
             assert low <= part["scores"][key] <= high, (part.get("fold"), key)
 
@@ -136,7 +137,7 @@ def test_no_report_skips_the_figures_and_the_module_rebuilds_them(model_dir: Pat
                  "--quiet", "--no-report")
     assert result.returncode == 0, result.stderr
     assert (model_dir / "cv_report.md").is_file() and not (model_dir / "cv_report.html").exists()
-    result = run("-m", "team_code.report_html", model_dir)
+    result = run("-m", "team_code.reporting.html_report", model_dir)
     assert result.returncode == 0, result.stderr
     assert len(inlined_images((model_dir / "cv_report.html").read_text())) == len(CLASSES) + 2
 
@@ -147,7 +148,7 @@ def test_report_of_a_broken_model_dir_is_one_line_naming_the_file(tmp_path: Path
     shutil.copytree(model_dir, broken, ignore=shutil.ignore_patterns("cache"))
     (broken / "oof.csv").write_text("record,fold\nA,0\n")
     before = (broken / "cv_report.html").read_bytes()
-    result = run("-m", "team_code.report_html", broken)
+    result = run("-m", "team_code.reporting.html_report", broken)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "oof.csv" in result.stderr
     assert (broken / "cv_report.html").read_bytes() == before  # the earlier report is kept whole
@@ -174,7 +175,7 @@ def test_evaluate_report_keeps_the_official_lines_and_draws_the_test_set(tmp_pat
     assert with_report.returncode == 0, with_report.stderr
     assert with_report.stdout == plain.stdout and len(plain.stdout.splitlines()) == 2
     page = (tmp_path / "test.html").read_text()
-    scores = scoring.evaluate(labels_dir, outputs)
+    scores = score_folders.evaluate(labels_dir, outputs)
     present = len(scores["classes"])
     images = inlined_images(page)
     assert len(images) == present + 1  # per class, the miss heat map; no training curves for a test set

@@ -1,4 +1,4 @@
-"""team_code.results: fold_K.json and cv_report.json keep their layout through the dataclasses."""
+"""team_code.training.cv_results: fold_K.json and cv_report.json keep their layout through the dataclasses."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from team_code.labels import CLASSES
-from team_code.report import cv_report, to_markdown
-from team_code.results import CVReport, FoldResult
+from team_code.training.cv_report import cv_report, to_markdown
+from team_code.training.cv_results import CVReport, FoldResult
 
 FOLD_JSON = {"fold": 1, "fingerprint": "abc", "best_epoch": 2, "best_val_cross_entropy": 0.5,
              "history": [{"epoch": 1, "train_loss": 1.0, "val_cross_entropy": 0.7, "seconds": 1.5},

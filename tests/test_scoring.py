@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from team_code.io.output_csv import OutputError, write_output
+from team_code.io.records import RecordError, write_record
 from team_code.labels import SNOMED_TO_CLASS
-from team_code.outputs import OutputError, write_output
-from team_code.records import RecordError, write_record
-from team_code.scoring import evaluate, load_labels, load_outputs
+from team_code.scoring.score_folders import evaluate, load_labels, load_outputs
 
 HEADER = "{name} 12 500 10\n" + "".join(
     f"{{name}}.mat 16+24 1000/mV 16 0 0 0 0 {lead}\n"

@@ -14,7 +14,8 @@ import scipy.io
 from scipy import signal as sps
 from scipy.ndimage import maximum_filter1d
 
-from team_code import records, synth
+from simulators import synth
+from team_code.io import records
 from team_code.labels import CLASSES
 
 FS = 500

@@ -5,9 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from team_code import challenge2020
-from team_code.metrics import fbeta_gbeta
-from team_code.thresholds import (
+from team_code.scoring import challenge2020
+from team_code.scoring.f2g2 import fbeta_gbeta
+from team_code.training.thresholds import (
     _ChallengeSearch,
     _Search,
     apply_thresholds,

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-import team_code.train as train_module
+import team_code.training.train as train_module
 import train_model
-from team_code.cache import build_cache
-from team_code.records import write_record
+from team_code.data.cache import build_cache
+from team_code.io.records import write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from team_code.augment import augment
-from team_code.beats import beat_views, recorded_length, standardise
-from team_code.inference import combine_windows, predict_signals
+from team_code.data.augment import augment
+from team_code.data.preprocess import FS, LENGTH
+from team_code.inference.ensemble import combine_windows, predict_signals
 from team_code.labels import CLASSES
-from team_code.model import CRNN, measurement_size, measurement_vector
-from team_code.preprocess import FS, LENGTH
-from team_code.train import (
+from team_code.nn.beats import beat_views, recorded_length, standardise
+from team_code.nn.networks import CRNN, measurement_size, measurement_vector
+from team_code.training.train import (
     BLENDS,
     TrainOptions,
     categorical_cross_entropy,
@@ -126,9 +126,9 @@ def test_defaults_come_from_the_architecture_and_explicit_options_win():
 
 @pytest.mark.slow
 def test_a_fold_stops_after_patience_epochs_without_a_better_validation_loss(synth_train_dir, tmp_path, monkeypatch):
-    from team_code import train
-    from team_code.cache import CachedRecords, build_cache
-    from team_code.folds import stratified_folds
+    from team_code.data.cache import CachedRecords, build_cache
+    from team_code.data.folds import stratified_folds
+    from team_code.training import train
 
     data = CachedRecords.open(build_cache(synth_train_dir, tmp_path / "cache"))
     losses = iter([3.0, 1.0, 2.0, 1.5])
@@ -173,10 +173,10 @@ def test_the_measurement_read_learns_a_rule_and_is_silent_at_blend_zero():
 @pytest.mark.slow
 def test_the_blend_is_the_one_with_the_lowest_validation_loss_and_travels_in_the_weights(synth_train_dir,
                                                                                         tmp_path, monkeypatch):
-    from team_code import train
-    from team_code.cache import CachedRecords, build_cache
-    from team_code.folds import stratified_folds
-    from team_code.model import build_model
+    from team_code.data.cache import CachedRecords, build_cache
+    from team_code.data.folds import stratified_folds
+    from team_code.nn.networks import build_model
+    from team_code.training import train
 
     data = CachedRecords.open(build_cache(synth_train_dir, tmp_path / "cache"))
     folds = stratified_folds(data.labels, 2, seed=0)

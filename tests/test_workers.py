@@ -2,7 +2,7 @@
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from team_code import workers
+from team_code.data import workers
 
 
 def test_cgroup_quota_v2_and_v1(tmp_path):

@@ -1,11 +1,11 @@
 """Regenerate every image the README and docs/ show, from fixed seeds: python -m tools.figures
 
-    docs/synth_classes.png         one generated record per class (team_code.synth.plot_classes, seed 0)
+    docs/synth_classes.png         one generated record per class (simulators.synth.plot_classes, seed 0)
     docs/cv_report_thumbnail.png   the figures of cv_report.html of the tiny model trained below
-    docs/explained.png             a generated PVC record explained by that model (team_code.explain)
+    docs/explained.png             a generated PVC record explained by that model (team_code.reporting.explain)
 
 The two model pictures need a trained model, so this command trains a tiny one with fixed seeds: 300 generated
-records (team_code.synth, seed 1, 8-12 s), `train_model.py --folds 3 --epochs 3 --seed 0 --threads 1`. The
+records (simulators.synth, seed 1, 8-12 s), `train_model.py --folds 3 --epochs 3 --seed 0 --threads 1`. The
 pictures show what the report and an explanation look like; the tiny model's scores are far below a full
 training's (see docs/results.md). Same code, same CPU type: same pictures.
 """
@@ -34,7 +34,7 @@ def _say(text: str) -> None:
 
 
 def synth_classes(out: Path) -> Path:
-    from team_code import synth
+    from simulators import synth
 
     path = out / "synth_classes.png"
     synth.plot_classes(path, seed=SYNTH_SEED)
@@ -43,7 +43,7 @@ def synth_classes(out: Path) -> Path:
 
 def tiny_model(work: Path) -> Path:
     """Train the tiny model as a user would (train_model.py), once per work folder (a rerun resumes: no work)."""
-    from team_code import synth
+    from simulators import synth
 
     train, model = work / "train", work / "model"
     if not (train / f"S{TRAIN['n']:05d}.hea").is_file():
@@ -55,18 +55,19 @@ def tiny_model(work: Path) -> Path:
 
 
 def report_thumbnail(model: Path, out: Path) -> Path:
-    from team_code import report_html
+    from team_code.reporting import html_report
 
-    page = report_html.write_cv_report(model)
+    page = html_report.write_cv_report(model)
     path = out / "cv_report_thumbnail.png"
-    report_html.thumbnail(page, path)
+    html_report.thumbnail(page, path)
     return path
 
 
 def explained(model: Path, work: Path, out: Path) -> Path:
-    from team_code import explain, synth
-    from team_code.inference import Ensemble
-    from team_code.records import write_record
+    from simulators import synth
+    from team_code.inference.ensemble import Ensemble
+    from team_code.io.records import write_record
+    from team_code.reporting import explain
 
     rng = np.random.default_rng(RECORD_SEED)
     signal, meta = synth.generate_record(rng, ["PVC"], RECORD_SECONDS, fs=500)

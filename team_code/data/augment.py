@@ -1,0 +1,74 @@
+"""Training-time augmentation: the same heart as another machine, electrode placement and patient would record it.
+
+Every change here is one a label must survive: a different amplifier gain per lead, baseline wander, muscle and
+mains noise, a recording that starts at another moment, a slightly faster or slower heart, a lead that came off.
+None of them changes what defines a class (a stretch of at most 6 % keeps a 200-ms PR or a 120-ms QRS on its
+side of the criteria except at the very edge). It works in place on a batch of float32 mV windows in numpy, in
+the cache's reader thread, and leaves each record's zero padding at zero so the network's masking still finds
+where the recording ends.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from team_code.data.preprocess import FS
+
+MAX_STRETCH = 0.06
+MAX_SHIFT_S = 1.5
+
+
+def augment(signals: np.ndarray, lengths: np.ndarray, rng: np.random.Generator) -> None:
+    """Alter a (batch, 12, samples) batch in place; lengths are each record's samples before its padding."""
+    batch, leads, samples = signals.shape
+    lengths = np.array(lengths, dtype=np.int64)
+    for k in range(batch):  # the two changes that move samples: per record
+        if rng.random() < 0.5:  # start the recording later (it opens mid-rhythm anyway)
+            lengths[k] = _shift(signals[k], int(lengths[k]), int(rng.uniform(0, min(MAX_SHIFT_S * FS, lengths[k] / 4))))
+        if rng.random() < 0.5:  # heart rate and every interval a few per cent faster or slower
+            lengths[k] = _stretch(signals[k], int(lengths[k]), 1.0 + rng.uniform(-MAX_STRETCH, MAX_STRETCH))
+    recorded = (np.arange(samples) < lengths[:, None])[:, None, :]
+    # One gain per record (0.5-2x) and, for half of them, a different gain per lead (sd 10 %).
+    gain = np.exp(rng.uniform(np.log(0.5), np.log(2.0), (batch, 1, 1)))
+    gain = gain * np.where(rng.random((batch, 1, 1)) < 0.5, np.exp(rng.normal(0.0, 0.1, (batch, leads, 1))), 1.0)
+    signals *= gain.astype(np.float32)
+    time = (np.arange(samples, dtype=np.float32) / FS)[None, None, :]
+    extra = np.zeros_like(signals)
+    wander = np.flatnonzero(rng.random(batch) < 0.5)  # baseline wander: breathing and electrode drift
+    for _ in range(2):
+        hz = rng.uniform(0.05, 0.6, (len(wander), leads, 1)).astype(np.float32)
+        phase = rng.uniform(0, 2 * np.pi, (len(wander), leads, 1)).astype(np.float32)
+        amplitude = rng.uniform(0.0, 0.3, (len(wander), leads, 1)).astype(np.float32)
+        extra[wander] += amplitude * np.sin(2 * np.pi * hz * time + phase)
+    noisy = np.flatnonzero(rng.random(batch) < 0.5)  # muscle and amplifier noise
+    extra[noisy] += (rng.uniform(0.005, 0.05, (len(noisy), 1, 1)).astype(np.float32)
+                     * rng.standard_normal((len(noisy), leads, samples), dtype=np.float32))
+    mains = np.flatnonzero(rng.random(batch) < 0.2)  # mains interference, 50 or 60 Hz
+    hz = np.where(rng.random((len(mains), 1, 1)) < 0.5, 50.0, 60.0).astype(np.float32)
+    amplitude = rng.uniform(0.005, 0.05, (len(mains), leads, 1)).astype(np.float32)  # drawn before the phase
+    phase = rng.uniform(0, 2 * np.pi, (len(mains), leads, 1)).astype(np.float32)
+    extra[mains] += amplitude * np.sin(2 * np.pi * hz * time + phase)
+    signals += extra * recorded
+    for k in np.flatnonzero(rng.random(batch) < 0.1):  # one or two leads came off
+        signals[k, rng.choice(leads, size=int(rng.integers(1, 3)), replace=False)] = 0.0
+
+
+def _shift(signal: np.ndarray, n: int, shift: int) -> int:
+    """Drop the first `shift` samples of the recorded part; returns the new recorded length."""
+    if shift <= 0:
+        return n
+    signal[:, :n - shift] = signal[:, shift:n]
+    signal[:, n - shift:] = 0.0
+    return n - shift
+
+
+def _stretch(signal: np.ndarray, n: int, factor: float) -> int:
+    """Resample the recorded part by `factor` in time (linear interpolation); returns the new recorded length."""
+    m = min(signal.shape[1], int(n * factor))
+    source = np.minimum(np.arange(m, dtype=np.float64) / factor, n - 1)
+    low = np.floor(source).astype(np.int64)
+    high = np.minimum(low + 1, n - 1)
+    fraction = (source - low).astype(np.float32)
+    stretched = signal[:, low] * (1 - fraction) + signal[:, high] * fraction
+    signal[:, :m] = stretched
+    signal[:, m:] = 0.0
+    return m

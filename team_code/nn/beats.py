@@ -1,0 +1,182 @@
+"""Beat-synchronous views of a window, built the way an electrocardiograph's measurement program builds them:
+QRS complexes located, the median beat (where PR, QRS width and ST level are read, free of one beat's noise),
+the beat least like it (an ectopic beat: a PAC's odd P wave, a PVC's wide QRS), and the RR intervals (rhythm:
+prematurity, pauses, irregularity).
+
+These are the measurements the nine definitions are written in, so they do not depend on how one source draws
+or records a heart. They depend on the signal only, not on any weights: `beat_views` is a stage of its own,
+computed once per window batch and handed to every fold model (training, validation, the driver and the
+explanations all see the same views of the same input).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from team_code.data.preprocess import FS
+
+BEFORE = 250  # samples before the QRS peak kept in a beat: 0.5 s, room for a 400-ms PR
+AFTER = 225   # and after it: 0.45 s, to the end of the T wave
+MAX_BEATS = 64  # 20 s at 192 bpm
+REFRACTORY = 100  # samples: two QRS peaks are at least 0.2 s apart (300 bpm)
+SMOOTH = 30  # samples each side: the 120-ms moving integration of Pan and Tompkins
+RR_FEATURES = 8
+MEDIAN_BEATS = 9  # the median beat is taken over at most this many beats, spread evenly over the window
+DISTANCE_STEP = 4  # the farthest beat is found on every 4th sample (125 Hz): plenty to tell an odd beat
+FLAT = 0.01  # mV: a lead whose standard deviation is below this is flat (disconnected), left out of the scale
+
+
+class Views(NamedTuple):
+    """What the networks read of a batch of raw (batch, leads, samples) windows."""
+
+    x: torch.Tensor          # the standardised windows (standardise); padding stays zero
+    length: torch.Tensor     # (batch,) recorded samples before the zero padding
+    templates: torch.Tensor  # (batch, 3 x leads, BEFORE + AFTER): median, farthest, most premature beat
+    rr: torch.Tensor         # (batch, RR_FEATURES) rhythm measurements
+
+
+def beat_views(x: torch.Tensor) -> Views:
+    """The views of raw (batch, leads, samples) windows in mV, zero-padded at the end."""
+    length = recorded_length(x)
+    x = standardise(x, length)
+    positions, valid = locate_beats(x, length)
+    return Views(x, length, beat_templates(x, positions, valid, length), rr_features(positions, valid))
+
+
+def recorded_length(x: torch.Tensor) -> torch.Tensor:
+    """Samples up to the last one where any lead is non-zero: the recorded part before the zero padding."""
+    nonzero = (x != 0).any(dim=1)
+    position = torch.arange(1, x.shape[-1] + 1, device=x.device)
+    return (nonzero * position).amax(dim=1).clamp(min=1)
+
+
+def standardise(x: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+    """Remove each lead's offset and divide the record by one scale (the median over its live leads of the
+    per-lead standard deviation), over the recorded part only; padding stays zero.
+
+    A source's gain and baseline habits then carry no label, while the ratios between leads, which axis and
+    bundle-branch patterns are made of, are kept. Flat leads (a disconnected electrode, a record with fewer
+    leads) are left out of the median: six of them would otherwise make the scale tiny and the others huge.
+    """
+    mask = (torch.arange(x.shape[-1], device=x.device)[None, :] < length[:, None]).to(x.dtype)[:, None, :]
+    count = length.to(x.dtype)[:, None, None]
+    mean = (x * mask).sum(dim=2, keepdim=True) / count
+    centred = (x - mean) * mask
+    std = ((centred ** 2).sum(dim=2, keepdim=True) / count).sqrt()
+    live = std > FLAT
+    scale = torch.nanmedian(torch.where(live, std, torch.full_like(std, float("nan"))), dim=1, keepdim=True).values
+    scale = torch.where(live.any(dim=1, keepdim=True), scale, std.amax(dim=1, keepdim=True))
+    return centred / scale.clamp(min=1e-3)
+
+
+def locate_beats(x: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """QRS peaks of standardised (batch, leads, samples) windows: (positions, valid), each (batch, MAX_BEATS),
+    positions in samples in time order; slots past a window's last beat are not valid.
+
+    The detector is Pan and Tompkins' in essence: the leads' summed squared slope (squaring lifts the steep QRS
+    far above a tall but slow T wave), integrated over 120 ms (QRS energy), whose local maxima within +-0.2 s
+    above a third of the window's high level are QRS complexes. The high level is the 98th percentile over the
+    recorded part, which a few noise spikes cannot move. Only steps between two recorded samples are slope: the
+    step from the last recorded sample into the zero padding is not a QRS; nor is a peak whose integration window
+    is cut by the recording's start or end.
+    """
+    batch, _, samples = x.shape
+    index = torch.arange(samples, device=x.device)
+    recorded = index[None, :] < length[:, None]
+    slope = (x[..., 1:] - x[..., :-1]).square().sum(dim=1, keepdim=True) * recorded[:, None, 1:]
+    energy = F.avg_pool1d(F.pad(slope, (0, 1)), 2 * SMOOTH + 1, stride=1, padding=SMOOTH,
+                          count_include_pad=False)[:, 0]
+    energy = energy.detach().double()
+    level = torch.nanquantile(torch.where(recorded, energy, torch.full_like(energy, float("nan"))), 0.98, dim=1)
+    level = torch.nan_to_num(level, nan=0.0)[:, None]
+    # int16 samples make exact ties (two equal maxima a few samples apart); a tiny falling ramp keeps the first.
+    energy = energy + level * 1e-6 * (1 - index / samples)[None, :]
+    local = energy == F.max_pool1d(energy[:, None], 2 * REFRACTORY + 1, stride=1, padding=REFRACTORY)[:, 0]
+    # A QRS cut by the recording's end peaks where the recording stops, not at the QRS, and would fake a premature
+    # beat: a peak counts only when its integration window was recorded and the energy was seen to fall after it
+    # (the last 120 ms hold no peak); at the start, the window must have been recorded.
+    whole = (index[None, :] >= SMOOTH) & (index[None, :] < length[:, None] - 2 * SMOOTH)
+    peak = local & whole & (energy > level / 3) & (level > 0)
+    rank = torch.cumsum(peak.long(), dim=1)  # 1 for the first peak, 2 for the second ...
+    slot = torch.where(peak & (rank <= MAX_BEATS), rank, torch.zeros_like(rank))
+    table = torch.zeros(batch, MAX_BEATS + 1, dtype=torch.long, device=x.device)
+    table.scatter_(1, slot, index.expand(batch, -1) * (slot > 0))  # slot 0 collects the non-peaks; dropped
+    positions = table[:, 1:]
+    valid = torch.arange(1, MAX_BEATS + 1, device=x.device)[None, :] <= rank[:, -1:]
+    return positions, valid
+
+
+def rr_features(positions: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(batch, RR_FEATURES) rhythm measurements from the beat positions, zero where fewer than three beats.
+
+    log mean RR, its coefficient of variation, RMSSD / mean RR, the shortest and longest RR against the median,
+    the most premature beat (smallest RR over the one before) and the largest lengthening (largest RR over the
+    one before: the pause after a premature beat), and the fraction of successive changes above 12.5 %
+    (irregularity, AF's mark).
+    """
+    rr = (positions[:, 1:] - positions[:, :-1]).float() / FS
+    ok = valid[:, 1:] & valid[:, :-1]
+    count = ok.sum(dim=1).clamp(min=1).float()
+    mean = (rr * ok).sum(dim=1) / count
+    safe_mean = mean.clamp(min=1e-3)
+    sd = (((rr - mean[:, None]) ** 2) * ok).sum(dim=1).div(count).sqrt()
+    median = torch.nanmedian(torch.where(ok, rr, torch.full_like(rr, float("nan"))), dim=1).values
+    median = torch.nan_to_num(median, nan=1.0).clamp(min=1e-3)
+    pair = ok[:, 1:] & ok[:, :-1]  # successive intervals
+    ratio = rr[:, 1:] / rr[:, :-1].clamp(min=1e-3)
+    pair_count = pair.sum(dim=1).clamp(min=1).float()
+    rmssd = ((((rr[:, 1:] - rr[:, :-1]) ** 2) * pair).sum(dim=1) / pair_count).sqrt()
+    big = pair & ((ratio - 1).abs() > 0.125)
+    shortest = torch.where(ok, rr, torch.full_like(rr, 1e3)).amin(dim=1) / median
+    longest = torch.where(ok, rr, torch.zeros_like(rr)).amax(dim=1) / median
+    premature = torch.where(pair, ratio, torch.full_like(ratio, 1e3)).amin(dim=1)
+    pause = torch.where(pair, ratio, torch.zeros_like(ratio)).amax(dim=1)
+    features = torch.stack([safe_mean.log(), sd / safe_mean, rmssd / safe_mean, shortest, longest,
+                            premature, pause, big.sum(dim=1) / pair_count], dim=1)
+    enough = (valid.sum(dim=1) >= 3)[:, None]
+    return torch.where(enough, features.clamp(-5, 5), torch.zeros_like(features))
+
+
+def beat_templates(x: torch.Tensor, positions: torch.Tensor, valid: torch.Tensor,
+                   length: torch.Tensor) -> torch.Tensor:
+    """(batch, 3 x leads, BEFORE + AFTER): the median beat, the beat farthest from it (mean absolute
+    difference) and the most premature beat (shortest RR against the one before: where a clinician looks for
+    an early, odd P wave), over the beats whose whole span was recorded (none reaches into the padding); zeros
+    where there is none.
+
+    The median is taken over MEDIAN_BEATS beats spread evenly over the window (all of them when there are
+    fewer): as robust to a few ectopic beats as the median of all, at a fraction of the cost.
+    """
+    batch, leads, samples = x.shape
+    span = torch.arange(-BEFORE, AFTER, device=x.device)
+    inside = valid & (positions >= BEFORE) & (positions + AFTER <= length[:, None])
+    rows = torch.arange(batch, device=x.device)[:, None, None]
+    by_time = x.transpose(1, 2)
+
+    def gather(slots: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """(batch, beats, leads, offsets) of the beats in `slots` (batch, beats)."""
+        where = (positions.gather(1, slots)[:, :, None] + offsets).clamp(0, samples - 1)
+        return by_time[rows, where].permute(0, 1, 3, 2)
+
+    count = inside.sum(dim=1, keepdim=True)
+    rank = torch.arange(MEDIAN_BEATS, device=x.device)[None, :]
+    spread = torch.where(count > MEDIAN_BEATS, (2 * rank + 1) * count // (2 * MEDIAN_BEATS), rank)
+    first = torch.argsort((~inside).to(torch.int8), dim=1, stable=True)  # inside slots first, in time order
+    chosen = gather(first.gather(1, spread.clamp(max=MAX_BEATS - 1)), span)
+    missing = (rank >= count)[:, :, None, None]
+    median = torch.nanmedian(torch.where(missing, torch.full_like(chosen, float("nan")), chosen), dim=1).values
+    median = torch.nan_to_num(median, nan=0.0)
+
+    coarse = gather(torch.arange(MAX_BEATS, device=x.device).expand(batch, -1), span[::DISTANCE_STEP])
+    distance = (coarse - median[:, None, :, ::DISTANCE_STEP]).abs().mean(dim=(2, 3))
+    farthest = torch.where(inside, distance, torch.full_like(distance, -1.0)).argmax(dim=1)
+    rr = (positions[:, 1:] - positions[:, :-1]).float()
+    ratio = rr[:, 1:] / rr[:, :-1].clamp(min=1)  # of beat k + 2 against beat k + 1
+    eligible = inside[:, 2:] & valid[:, 1:-1] & valid[:, :-2]
+    early = torch.where(eligible, ratio, torch.full_like(ratio, 1e3)).argmin(dim=1) + 2
+    odd = gather(torch.stack([farthest, early], dim=1), span)
+    odd = torch.where(torch.stack([inside.any(dim=1), eligible.any(dim=1)], dim=1)[:, :, None, None], odd,
+                      torch.zeros_like(odd))
+    return torch.cat([median, odd[:, 0], odd[:, 1]], dim=1)
