@@ -192,7 +192,7 @@ def _readme_demo_rows() -> dict[str, str]:
     """The rows of the README's demo table, by command."""
     text = (ROOT / "README.md").read_text()
     block = text[text.index("<!-- demo-numbers: begin"):text.index("<!-- demo-numbers: end")]
-    return {m.group(1): m.group(0) for m in re.finditer(r"^\| `(python -m team_code\.demo[^`]*)` .*$", block, re.M)}
+    return {m.group(1): m.group(0) for m in re.finditer(r"^\| `(python -m tools\.demo[^`]*)` .*$", block, re.M)}
 
 
 def test_the_readme_states_the_settings_each_command_runs():
