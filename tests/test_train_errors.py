@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -173,19 +174,20 @@ def test_corrupt_cache_is_one_line_naming_it(synth_train_dir, tmp_path, damage):
 
 
 def _train_with_validation_losses(synth_train_dir: Path, model: Path, monkeypatch, losses: list[float]) -> list:
-    """Train 2 folds x 3 epochs in this process with the validation losses replaced by `losses` (per fold, then
-    equal losses for the measurement read's weights, so it stays off); return each validation's (weights,
-    probabilities) as the real _validate saw them."""
+    """Train 2 folds x 3 epochs in this process with the validation losses replaced by `losses` (per fold; the
+    measurement read's only weight is 0, so it stays off); return each validation's (weights, probabilities) as
+    the real _validate saw them."""
     seen = []
     real = train_module._validate
-    replaced = iter((losses + [1.0] * len(train_module.BLENDS)) * 2)
+    replaced = iter(losses * 2)
 
     def validate(net, data, val, batch_size, device, loss="softmax"):
-        probabilities, _ = real(net, data, val, batch_size, device, loss=loss)
-        seen.append(({k: v.detach().clone() for k, v in net.state_dict().items()}, probabilities))
-        return probabilities, next(replaced)
+        validation = real(net, data, val, batch_size, device, loss=loss)
+        seen.append(({k: v.detach().clone() for k, v in net.state_dict().items()}, validation.probabilities))
+        return replace(validation, loss=next(replaced))
 
     monkeypatch.setattr(train_module, "_validate", validate)
+    monkeypatch.setattr(train_module, "BLENDS", (0.0,))
     threads = torch.get_num_threads()
     try:
         train_module.train(synth_train_dir, model, train_module.TrainOptions(folds=2, epochs=3, threads=1))
@@ -200,7 +202,7 @@ def test_best_epoch_is_kept_even_when_not_the_last_and_after_a_nan(synth_train_d
                                                                     best):
     model = tmp_path / "model"
     seen = _train_with_validation_losses(synth_train_dir, model, monkeypatch, losses)
-    per_fold = 3 + len(train_module.BLENDS)
+    per_fold = 3  # the read's weight is chosen from stored logits: no further validation pass
     assert len(seen) == 2 * per_fold
     oof = {row.split(",")[0]: row.split(",") for row in (model / "oof.csv").read_text().splitlines()[1:]}
     for fold in range(2):
@@ -219,7 +221,8 @@ def test_best_epoch_is_kept_even_when_not_the_last_and_after_a_nan(synth_train_d
 @pytest.mark.slow
 def test_nan_in_every_epoch_is_one_line(synth_train_dir, tmp_path, monkeypatch, capsys):
     real = train_module._validate
-    monkeypatch.setattr(train_module, "_validate", lambda *args, **kwargs: (real(*args, **kwargs)[0], math.nan))
+    monkeypatch.setattr(train_module, "_validate",
+                        lambda *args, **kwargs: replace(real(*args, **kwargs), loss=math.nan))
     threads = torch.get_num_threads()
     try:
         with warnings.catch_warnings(record=True) as caught:
