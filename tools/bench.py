@@ -472,25 +472,18 @@ def main(argv: list[str] | None = None) -> int:
         return _quality(args, candidates)
     if args.quality:
         return _quality(args)
-    if args.release:
-        print(f"Machine: {machine()}.", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            table = release_cost(Path(tmp), args.quick)
-        command = f"python -m tools.bench --release{' --quick' if args.quick else ''}"
-        text = f"Machine: {machine()}.\nCommand: `{command}`.\nCommit: {commit()}.\n\n{table}\n"
-        print(text)
-        if args.output:
-            write_text(args.output, text)
-        return 0
-    if args.profile:
-        with tempfile.TemporaryDirectory() as tmp:
-            table = profile(Path(tmp), args.quick)
-        command = f"python -m tools.bench --profile{' --quick' if args.quick else ''}"
-        text = f"Machine: {machine()}.\nCommand: `{command}`.\nCommit: {commit()}.\n\n{table}"
-        print(text)
-        if args.output:
-            write_text(args.output, text)
-        return 0
+    for flag, measure in (("release", release_cost), ("profile", profile)):
+        if getattr(args, flag):
+            if flag == "release":
+                print(f"Machine: {machine()}.", flush=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                table = measure(Path(tmp), args.quick)
+            command = f"python -m tools.bench --{flag}{' --quick' if args.quick else ''}"
+            text = f"Machine: {machine()}.\nCommand: `{command}`.\nCommit: {commit()}.\n\n{table.rstrip()}\n"
+            print(text)
+            if args.output:
+                write_text(args.output, text)
+            return 0
     if args.cpsc_epochs:
         print(f"Machine: {machine()}.", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
