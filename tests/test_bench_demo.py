@@ -35,3 +35,16 @@ def test_demo_runs_end_to_end(tmp_path):
         "| `python -m tools.demo --train 40 --test 12 --folds 2 --epochs 1` | 40 / 2 × 12 | 2 × 1 | ")
     for test in ("test_synth", "test_altsim"):
         assert len(list((tmp_path / "demo" / f"out_{test}").glob("*.csv"))) == 12
+
+
+def test_bench_profile_names_every_stage_and_the_machine(tmp_path):
+    out = tmp_path / "profile.md"
+    result = subprocess.run([sys.executable, "-m", "tools.bench", "--profile", "--quick", "--output", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert text.startswith("Machine: ") and "\nCommit: " in text
+    for stage in ("| beat views |", "| network forward |", "| backward |", "| read and preprocess |",
+                  "fold networks |"):
+        assert stage in text, stage
+    assert text.count("| operator | own CPU ms | share | calls |") == 2
