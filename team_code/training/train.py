@@ -377,14 +377,19 @@ def _blend_measurements(model: CRNN, data: CachedRecords, train_idx: np.ndarray,
     best = None
     for blend in BLENDS:
         model.blend.fill_(blend)
-        probabilities = combine_records(activation(validation.network + model.blend * read, options.loss).cpu()
-                                        .numpy(), validation.bounds, data.class_set)
-        loss = validation_loss(data.labels[val], probabilities, options.loss)
-        if best is None or _better(loss, best.loss):
-            best = replace(validation, probabilities=probabilities, loss=loss)
-            chosen = blend
-    model.blend.fill_(chosen)
-    return chosen, best
+        probabilities, loss = _score(validation.network + model.blend * read, validation.bounds, data, val,
+                                     options.loss)
+        if best is None or _better(loss, best[1].loss):
+            best = (blend, replace(validation, probabilities=probabilities, loss=loss))
+    model.blend.fill_(best[0])
+    return best
+
+
+def _score(logits: torch.Tensor, bounds: np.ndarray, data: CachedRecords, val: np.ndarray,
+           loss: str) -> tuple[np.ndarray, float]:
+    """Record probabilities from every window's logits, combined as the driver combines them, and their loss."""
+    probabilities = combine_records(activation(logits, loss).cpu().numpy(), bounds, data.class_set)
+    return probabilities, validation_loss(data.labels[val], probabilities, loss)
 
 
 def _validate(model: torch.nn.Module, data: CachedRecords, val: np.ndarray, batch_size: int,
@@ -406,10 +411,8 @@ def _validate(model: torch.nn.Module, data: CachedRecords, val: np.ndarray, batc
                 network.append(model.network(views).float())
             measurements.append(measurement_vector(views))
         network, measurements = torch.cat(network), torch.cat(measurements)
-        logits = network + model.blend * model.read(measurements)
-    probabilities = combine_records(activation(logits, loss).cpu().numpy(), bounds, data.class_set)
-    return _Validation(probabilities, validation_loss(data.labels[val], probabilities, loss), network,
-                       measurements, bounds)
+        probabilities, mean_loss = _score(network + model.blend * model.read(measurements), bounds, data, val, loss)
+    return _Validation(probabilities, mean_loss, network, measurements, bounds)
 
 
 def _finish(model_dir: Path, data: CachedRecords, folds: list[np.ndarray], results: dict[int, FoldResult],
