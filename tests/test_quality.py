@@ -75,12 +75,26 @@ def test_perturbed_test_sets_copy_both_test_sets_per_family(perturbed):
 
 def test_robustness_scores_every_family_and_counts_hearts_whose_labels_change_with_length(perturbed):
     _, folders = perturbed
-    result = transfer.robustness(folders, by_length)
+    result = transfer.robustness(folders, [by_length])
     assert list(result.scores) == list(folders) and result.records == {"synth": 3, "altsim": 3}
     assert result.length_changes == {"synth": (3, 3), "altsim": (3, 3)}  # every heart: Normal at 10 s, AF at 60
-    steady = transfer.robustness(folders, lambda signals: by_length([s[:, :100] for s in signals]))
+    steady = transfer.robustness(folders, [lambda signals: by_length([s[:, :100] for s in signals])])
     assert steady.length_changes == {"synth": (0, 3), "altsim": (0, 3)}
     assert len({scores["synth"] for scores in steady.scores.values()}) == 1  # the same labels: the same score
+
+
+def test_robustness_over_several_models_is_their_mean_and_sums_the_length_changes(perturbed):
+    _, folders = perturbed
+    steady_classify = lambda signals: by_length([s[:, :100] for s in signals])  # noqa: E731
+    one, other = (transfer.robustness(folders, [c]) for c in (by_length, steady_classify))
+    both = transfer.robustness(folders, [by_length, steady_classify])
+    assert both.models == 2 and both.records == one.records
+    for family in folders:
+        for name in transfer.GENERATORS:
+            expected = np.mean([one.scores[family][name], other.scores[family][name]], axis=0)
+            assert both.scores[family][name] == pytest.approx(tuple(expected))
+    assert both.length_changes == {"synth": (3, 6), "altsim": (3, 6)}
+    assert "the mean of 2 models" in "\n".join(transfer.robustness_markdown("title", both))
 
 
 def test_robustness_table_marks_families_more_than_the_margin_below_clean():

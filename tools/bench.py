@@ -409,9 +409,9 @@ def _quality(args: argparse.Namespace, candidates: dict | None = None) -> int:
         else:
             sets = transfer.make_test_sets(work, test_n)
             perturbed = transfer.perturbed_test_sets(work, sets, test_n)
-            small, first = transfer.small_budget(work, sets, seeds, epochs, train_n) \
-                if args.quality in ("small", "both") else ([], None)
-            small_robustness = transfer.robustness(perturbed, first.classify) if first else None
+            small, models = transfer.small_budget(work, sets, seeds, epochs, train_n) \
+                if args.quality in ("small", "both") else ([], [])
+            small_robustness = transfer.robustness(perturbed, [m.classify for m in models]) if models else None
             large = transfer.large_budget(work, sets, *((40, 2, 1) if args.quick else (2000, 5, 10)), perturbed) \
                 if args.quality in ("large", "both") else None
             table = transfer.to_markdown(small, large, machine(), command, small_robustness, commit())
