@@ -178,3 +178,38 @@ def test_flat_leads_leave_the_others_at_their_scale_and_the_output_graded():
         probabilities = torch.softmax(CRNN().eval()(batch), dim=1)
     assert torch.isfinite(probabilities).all()
     assert (probabilities.max(dim=1).values < 0.99).all()
+
+
+# The fast forms of three steps of the views against the torch operations they replace: the same values, bit for bit.
+
+def test_high_level_is_nanquantile_bit_for_bit():
+    rng = np.random.default_rng(0)
+    for samples in (7, 500, 10_000):
+        energy = torch.from_numpy(rng.gamma(0.5, size=(40, samples)))
+        energy[:10] = energy[:10].round()  # ties
+        length = torch.from_numpy(rng.integers(1, samples + 1, 40))
+        length[0], length[1] = 1, samples
+        recorded = torch.arange(samples)[None, :] < length[:, None]
+        expected = torch.nanquantile(torch.where(recorded, energy, torch.nan), beats.HIGH_LEVEL, dim=1)
+        assert torch.equal(beats.high_level(energy, length), expected)
+
+
+def test_running_max_is_max_pool1d_bit_for_bit():
+    rng = np.random.default_rng(1)
+    for samples, radius in ((10_000, beats.REFRACTORY), (50, beats.REFRACTORY), (1000, 1), (1000, 7), (33, 16)):
+        x = torch.from_numpy(rng.normal(size=(5, samples)).round(1))
+        expected = torch.nn.functional.max_pool1d(x[:, None], 2 * radius + 1, stride=1, padding=radius)[:, 0]
+        assert torch.equal(beats.running_max(x, radius), expected), (samples, radius)
+
+
+def test_median_of_chosen_is_nanmedian_of_the_present_beats():
+    rng = np.random.default_rng(2)
+    chosen = torch.from_numpy(rng.integers(-3, 4, (200, beats.MEDIAN_BEATS, 2, 5)).astype(np.float32))  # ties
+    count = torch.from_numpy(rng.integers(0, 12, (200, 1)))
+    missing = (torch.arange(beats.MEDIAN_BEATS)[None, :] >= count)[:, :, None, None]
+    expected = torch.nanmedian(torch.where(missing, torch.nan, chosen), dim=1).values.nan_to_num(nan=0.0)
+    assert torch.equal(beats.median_of_chosen(chosen, count), expected)
+    # the 0-1 principle: a network that selects the median of every 0/1 input selects it of every input
+    bits = torch.tensor([[(i >> b) & 1 for b in range(9)] for i in range(512)], dtype=torch.float32)
+    got = beats.median_of_chosen(bits[:, :, None, None], torch.full((512, 1), 9))[:, 0, 0]
+    assert torch.equal(got, (bits.sum(dim=1) >= 5).float())

@@ -10,6 +10,7 @@ explanations all see the same views of the same input).
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -89,11 +90,10 @@ def locate_beats(x: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, t
     energy = F.avg_pool1d(F.pad(slope, (0, 1)), 2 * SMOOTH + 1, stride=1, padding=SMOOTH,
                           count_include_pad=False)[:, 0]
     energy = energy.detach().double()
-    level = torch.nanquantile(torch.where(recorded, energy, torch.full_like(energy, float("nan"))), 0.98, dim=1)
-    level = torch.nan_to_num(level, nan=0.0)[:, None]
+    level = high_level(energy, length)[:, None]
     # int16 samples make exact ties (two equal maxima a few samples apart); a tiny falling ramp keeps the first.
     energy = energy + level * 1e-6 * (1 - index / samples)[None, :]
-    local = energy == F.max_pool1d(energy[:, None], 2 * REFRACTORY + 1, stride=1, padding=REFRACTORY)[:, 0]
+    local = energy == running_max(energy, REFRACTORY)
     # A QRS cut by the recording's end peaks where the recording stops, not at the QRS, and would fake a premature
     # beat: a peak counts only when its integration window was recorded and the energy was seen to fall after it
     # (the last 120 ms hold no peak); at the start, the window must have been recorded.
@@ -106,6 +106,65 @@ def locate_beats(x: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, t
     positions = table[:, 1:]
     valid = torch.arange(1, MAX_BEATS + 1, device=x.device)[None, :] <= rank[:, -1:]
     return positions, valid
+
+
+HIGH_LEVEL = 0.98  # the QRS detector's high level: this quantile of the recorded slope energy
+
+
+def high_level(energy: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+    """(batch,) the HIGH_LEVEL quantile of each row of (batch, samples) over its first `length` samples (0 where
+    none): torch.nanquantile's linear interpolation, read from the top 2 % found by topk instead of a full sort
+    (the same value, bit for bit, at a fraction of the cost)."""
+    samples = energy.shape[-1]
+    count = length.clamp(max=samples)
+    recorded = torch.arange(samples, device=energy.device)[None, :] < count[:, None]
+    k = min(samples, math.ceil((1 - HIGH_LEVEL) * (samples - 1)) + 2)
+    top = torch.where(recorded, energy, torch.full_like(energy, float("-inf"))).topk(k, dim=1).values
+    rank = torch.tensor(HIGH_LEVEL, dtype=energy.dtype, device=energy.device) * (count - 1).to(energy.dtype)
+    below, above = rank.long(), rank.ceil().long()  # ascending positions, as nanquantile takes them
+    from_top = lambda position: top.gather(1, (count - 1 - position).clamp(0, k - 1)[:, None])[:, 0]  # noqa: E731
+    level = torch.lerp(from_top(below), from_top(above), rank - below.to(energy.dtype))
+    return torch.where(count > 0, level, torch.zeros_like(level))
+
+
+def running_max(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """The maximum of (batch, samples) over each sample's +-radius neighbours (inside the row): what
+    max_pool1d(kernel 2 radius + 1, stride 1, padding radius) gives, by doubling windows (log2 of the width
+    elementwise maxima instead of the width)."""
+    width = 2 * radius + 1
+    span = 1
+    out = F.pad(x, (radius, radius), value=float("-inf"))
+    while 2 * span <= width:  # out[i] is the maximum over [i, i + 2 span) of the padded row
+        out = torch.maximum(out[:, :-span], out[:, span:])
+        span *= 2
+    samples = x.shape[-1]
+    return torch.maximum(out[:, :samples], out[:, width - span:width - span + samples])
+
+
+def median_of_chosen(chosen: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """(batch, leads, span): the median over dim 1 of (batch, MEDIAN_BEATS, leads, span) beats, of the first
+    `count` (batch, 1) of them (the lower of the two middle values when even, as torch.nanmedian; zeros where
+    none).
+
+    A median-of-9 selection network (19 compare-exchanges of whole tensors) in place of nanmedian's sort: the
+    missing beats are filled half with -inf and half with +inf, which leaves the present beats' median in the
+    middle slot. It picks the same element nanmedian picks, at about a tenth of the cost.
+    """
+    assert chosen.shape[1] == MEDIAN_BEATS == 9, "the network below is the median of exactly 9"
+    rank = torch.arange(MEDIAN_BEATS, device=chosen.device)[None, :]
+    missing = MEDIAN_BEATS - count.clamp(max=MEDIAN_BEATS)
+    low = (rank >= count) & (rank - count < (missing + 1) // 2)  # the first half (rounded up) of the missing
+    fill = torch.where(low, float("-inf"), float("inf"))[:, :, None, None].to(chosen.dtype)
+    beat = list(torch.where((rank >= count)[:, :, None, None], fill, chosen).unbind(1))
+
+    def order(a: int, b: int) -> None:
+        beat[a], beat[b] = torch.minimum(beat[a], beat[b]), torch.maximum(beat[a], beat[b])
+
+    # Paeth's median-of-9 network (as in Devillard's "Fast median search", 1998).
+    for a, b in ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3), (5, 8), (4, 7),
+                 (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2)):
+        order(a, b)
+    return torch.where((count > 0)[:, :, None], beat[4], torch.zeros_like(beat[4]))
 
 
 def rr_features(positions: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -165,9 +224,7 @@ def beat_templates(x: torch.Tensor, positions: torch.Tensor, valid: torch.Tensor
     spread = torch.where(count > MEDIAN_BEATS, (2 * rank + 1) * count // (2 * MEDIAN_BEATS), rank)
     first = torch.argsort((~inside).to(torch.int8), dim=1, stable=True)  # inside slots first, in time order
     chosen = gather(first.gather(1, spread.clamp(max=MAX_BEATS - 1)), span)
-    missing = (rank >= count)[:, :, None, None]
-    median = torch.nanmedian(torch.where(missing, torch.full_like(chosen, float("nan")), chosen), dim=1).values
-    median = torch.nan_to_num(median, nan=0.0)
+    median = median_of_chosen(chosen, count)
 
     coarse = gather(torch.arange(MAX_BEATS, device=x.device).expand(batch, -1), span[::DISTANCE_STEP])
     distance = (coarse - median[:, None, :, ::DISTANCE_STEP]).abs().mean(dim=(2, 3))
