@@ -64,3 +64,58 @@ def test_a_long_recording_is_cut_before_it_is_resampled(monkeypatch):
     out = prepare_signal(record, fs)
     assert seen == [(12, MAX_SECONDS * fs)]
     assert out.shape == (12, MAX_SECONDS * FS)
+
+
+def _spiked(signal: np.ndarray, fs: float, seed: int) -> np.ndarray:
+    from simulators import perturb  # the harness's pacemaker: 0.5-2 ms, 2-10 mV, 60-100 bpm, in every lead
+
+    return perturb.pacing_spikes(signal, fs, np.random.default_rng(seed))[0]
+
+
+def test_spike_removal_leaves_real_records_alone_except_their_glitches(real_samples):
+    from team_code.io.records import load_record, record_names
+
+    folder = real_samples / "cinc2021"
+    changed = {}
+    for name in record_names(folder):
+        signal = load_record(folder / name).signal.astype(np.float64)
+        kept = preprocess.remove_spikes(signal, 500)
+        if not np.array_equal(kept, signal):
+            changed[name] = int((kept != signal).any(axis=0).sum())
+    # Two records hold glitches of -4 to -7.5 mV over 3-4 samples in one lead (JS20011 a burst of them); each
+    # has fewer than 30 of its 5,000 samples replaced, the other 48 records none.
+    assert set(changed) <= {"JS20007", "JS20011"} and all(n < 30 for n in changed.values()), changed
+
+
+@pytest.mark.parametrize("fs", [500, 1000])
+def test_pacing_spikes_are_removed_and_the_qrs_kept(fs):
+    from simulators import synth
+    from team_code.io.records import load_record
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        synth.generate_dataset(Path(tmp), 6, seed=3, min_seconds=10, max_seconds=10)
+        records = [load_record(p.with_suffix("")) for p in sorted(Path(tmp).glob("*.hea"))]
+    for seed, record in enumerate(records):
+        clean = preprocess.resample(record.signal.astype(np.float64), record.fs, fs)
+        assert np.array_equal(preprocess.remove_spikes(clean, fs), clean)  # a clean record: nothing is a spike
+        spiked = _spiked(clean, fs, seed)
+        assert np.abs(spiked - clean).max() >= 2.0
+        cleaned = preprocess.remove_spikes(spiked, fs)
+        # What is left of a spike is the running median's error over a few samples, far below the 2-10 mV spike;
+        # at the record's first and last 3 ms the median holds a spike (remove_spikes says so).
+        edge = int(np.ceil(preprocess.SPIKE_SECONDS * fs))
+        error = np.abs(cleaned - clean)[:, edge:-edge]
+        assert error.max() < 0.3, (fs, seed)
+        assert error.mean() < 1e-3
+
+
+def test_a_record_noisy_throughout_is_not_taken_for_spikes():
+    noise = np.random.default_rng(0).normal(0.0, 0.5, (12, 5000))  # 0.5 mV of broadband noise in every lead
+    assert np.array_equal(preprocess.remove_spikes(noise, 500), noise)
+    spiked = noise * 0.01
+    spiked[:, 1000] += 5.0
+    kept = preprocess.remove_spikes(spiked, 500)
+    assert np.abs(kept[:, 1000]).max() < 0.1 and np.array_equal(kept[:, :1000], spiked[:, :1000])

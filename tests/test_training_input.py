@@ -43,6 +43,26 @@ def test_augmentation_changes_the_recording_but_never_the_padding():
     assert not np.allclose(x, original)
 
 
+def test_electrode_motion_obeys_the_lead_equations_and_its_amplitude():
+    from team_code.data.augment import _electrode_motion
+
+    for seed in range(20):
+        motion = _electrode_motion(LENGTH, np.random.default_rng(seed))
+        np.testing.assert_allclose(motion[2], motion[1] - motion[0], atol=1e-5)  # III = II - I (Einthoven)
+        np.testing.assert_allclose(motion[3] + motion[4] + motion[5], 0.0, atol=1e-5)  # aVR + aVL + aVF = 0
+        assert 0.0 < np.abs(motion).max() <= 3 * 3.0 + 1e-4  # up to three excursions of at most 3 mV
+        assert (np.abs(motion).max(axis=0) > 0).mean() < 0.5  # bursts, not a whole record
+
+
+def test_some_records_are_shown_as_a_six_lead_device_records_them():
+    rng = np.random.default_rng(7)
+    lengths = np.full(400, LENGTH)
+    x = _batch(rng, lengths)
+    augment(x, lengths, rng)
+    chest_flat = ~x[:, 6:].any(axis=(1, 2)) & x[:, :6].any(axis=(1, 2))
+    assert 0.02 < chest_flat.mean() < 0.09  # CHEST_FLAT_PROBABILITY, 5 %
+
+
 def test_augmentation_is_reproducible_from_its_generator():
     lengths = np.array([4000, LENGTH])
     a, b = _batch(np.random.default_rng(1), lengths), _batch(np.random.default_rng(1), lengths)

@@ -1,7 +1,8 @@
 """Training-time augmentation: the same heart as another machine, electrode placement and patient would record it.
 
 Every change here is one a label must survive: a different amplifier gain per lead, baseline wander, muscle and
-mains noise, a recording that starts at another moment, a slightly faster or slower heart, a lead that came off.
+mains noise, a recording that starts at another moment, a slightly faster or slower heart, a lead that came off,
+an electrode that moved on the skin, a device that records the six limb leads only.
 None of them changes what defines a class (a stretch of at most 6 % keeps a 200-ms PR or a 120-ms QRS on its
 side of the criteria except at the very edge). It works in place on a batch of float32 mV windows in numpy, in
 the cache's reader thread, and leaves each record's zero padding at zero so the network's masking still finds
@@ -15,6 +16,14 @@ from team_code.data.preprocess import FS
 
 MAX_STRETCH = 0.06
 MAX_SHIFT_S = 1.5
+MOTION_PROBABILITY = 0.3  # records with electrode-motion excursions
+CHEST_FLAT_PROBABILITY = 0.05  # records written by a six-lead (limb-lead) device: V1-V6 flat
+# Rows of records.STANDARD_LEADS (I, II, III, aVR, aVL, aVF, V1-V6): what one electrode's potential adds to each
+# lead, for the electrodes RA, LA, LL (Einthoven, Goldberger, Wilson's terminal) and V1-V6.
+_ELECTRODE_TO_LEADS = np.zeros((9, 12), dtype=np.float32)
+_ELECTRODE_TO_LEADS[:3, :6] = [[-1, -1, 0, 1, -0.5, -0.5], [1, 0, -1, -0.5, 1, -0.5], [0, 1, 1, -0.5, -0.5, 1]]
+_ELECTRODE_TO_LEADS[:3, 6:] = -1 / 3
+_ELECTRODE_TO_LEADS[3:, 6:] = np.eye(6)
 
 
 def augment(signals: np.ndarray, lengths: np.ndarray, rng: np.random.Generator) -> None:
@@ -47,9 +56,36 @@ def augment(signals: np.ndarray, lengths: np.ndarray, rng: np.random.Generator) 
     amplitude = rng.uniform(0.005, 0.05, (len(mains), leads, 1)).astype(np.float32)  # drawn before the phase
     phase = rng.uniform(0, 2 * np.pi, (len(mains), leads, 1)).astype(np.float32)
     extra[mains] += amplitude * np.sin(2 * np.pi * hz * time + phase)
+    for k in np.flatnonzero(rng.random(batch) < MOTION_PROBABILITY):
+        extra[k] += _electrode_motion(samples, rng)
     signals += extra * recorded
     for k in np.flatnonzero(rng.random(batch) < 0.1):  # one or two leads came off
         signals[k, rng.choice(leads, size=int(rng.integers(1, 3)), replace=False)] = 0.0
+    signals[rng.random(batch) < CHEST_FLAT_PROBABILITY, 6:] = 0.0  # a six-lead device: the chest leads empty
+
+
+def _electrode_motion(samples: int, rng: np.random.Generator) -> np.ndarray:
+    """(12, samples) mV: one to three slow excursions, each on one electrode, seen in every lead that uses it.
+
+    Why: an electrode that moves on the skin changes its half-cell potential by a few mV at the rates of the P,
+    QRS and T waves (about 0.5-8 Hz); no filter can remove it, and it mimics ectopic beats. Each excursion is a
+    sum of a few sinusoids of random rate under a smooth window, 0.3-3 s long and 0.3-3 mV at its largest, put
+    on RA, LA, LL or a chest electrode: a limb electrode's shows in six limb leads and, through Wilson's
+    terminal, in all six chest leads; a chest electrode's in its own lead only.
+    """
+    out = np.zeros((12, samples), dtype=np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        length = min(samples, int(rng.uniform(0.3, 3.0) * FS))
+        start = int(rng.integers(0, samples - length + 1))
+        t = np.arange(length, dtype=np.float32) / FS
+        hz = rng.uniform(0.3, 8.0, 4).astype(np.float32)
+        phase = rng.uniform(0, 2 * np.pi, 4).astype(np.float32)
+        weight = rng.normal(size=(4, 1)).astype(np.float32)
+        swing = (weight * np.sin(2 * np.pi * hz[:, None] * t + phase[:, None])).sum(axis=0)
+        swing *= np.sin(np.pi * np.arange(length, dtype=np.float32) / length) ** 2
+        swing *= rng.uniform(0.3, 3.0) / max(float(np.abs(swing).max()), 1e-6)
+        out[:, start:start + length] += _ELECTRODE_TO_LEADS[int(rng.integers(9))][:, None] * swing
+    return out
 
 
 def _shift(signal: np.ndarray, n: int, shift: int) -> int:
