@@ -470,7 +470,7 @@ def to_markdown(small: list[dict], large: dict | None, machine: str, command: st
     lines.append("| mean | " + " | ".join(f"{np.mean([r[n][0] for r in small]):.3f} | "
                                          f"{np.mean([r[n][1] for r in small]):.3f}" for n in names) + " |")
     if small_robustness is not None:
-        lines += ["", *robustness_markdown("Robustness of the small budget's seed-0 model", small_robustness)]
+        lines += ["", *robustness_markdown("Robustness of the small budget's models", small_robustness)]
     if large is None:
         return "\n".join(lines) + "\n"
     cv = large["cv"]
