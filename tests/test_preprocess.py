@@ -87,8 +87,8 @@ def test_spike_removal_leaves_real_records_alone_except_their_glitches(real_samp
     assert set(changed) <= {"JS20007", "JS20011"} and all(n < 30 for n in changed.values()), changed
 
 
-@pytest.mark.parametrize("fs", [500, 1000])
-def test_pacing_spikes_are_removed_and_the_qrs_kept(fs):
+@pytest.mark.parametrize("fs, largest_error", [(250, 1.0), (500, 0.3), (1000, 0.3)])
+def test_pacing_spikes_are_removed_and_the_qrs_kept(fs, largest_error):
     from simulators import synth
     from team_code.io.records import load_record
 
@@ -104,12 +104,13 @@ def test_pacing_spikes_are_removed_and_the_qrs_kept(fs):
         spiked = _spiked(clean, fs, seed)
         assert np.abs(spiked - clean).max() >= 2.0
         cleaned = preprocess.remove_spikes(spiked, fs)
-        # What is left of a spike is the running median's error over a few samples, far below the 2-10 mV spike;
+        # What is left of a spike is a straight line's error over 1-3 samples, far below the 2-10 mV spike (a spike
+        # on a QRS at 250 Hz bridges 8 ms of it);
         # at the record's first and last 3 ms the median holds a spike (remove_spikes says so).
         edge = int(np.ceil(preprocess.SPIKE_SECONDS * fs))
         error = np.abs(cleaned - clean)[:, edge:-edge]
-        assert error.max() < 0.3, (fs, seed)
-        assert error.mean() < 1e-3
+        assert error.max() < largest_error, (fs, seed)
+        assert error.mean() < 2e-3
 
 
 def test_a_record_noisy_throughout_is_not_taken_for_spikes():

@@ -50,13 +50,13 @@ def remove_spikes(signal: np.ndarray, fs: float) -> np.ndarray:
     steepest thing in the record: it swamped the QRS detector's slope energy (beats were found at the spikes) and
     the first convolutions, and a model trained without pacemakers lost 0.6 of its F2 on records with them
     (docs/benchmark_robustness.md). A spike is a sample where the leads together depart from their running median
-    over 2 x 3 ms + 1 samples by more than SPIKE_MV: a QRS, tens of milliseconds wide, passes such a median almost
+    over 2 x 3 ms + 1 samples (at least 5) by more than SPIKE_MV: a QRS, tens of milliseconds wide, passes such a median almost
     unchanged. Those samples are drawn straight between the unspiked samples on each side. Done at the source's rate,
     before resampling spreads a spike over more samples. A spike within 3 ms of the record's first or last sample
     can stay (the median there holds it); a steep but real slope at the edge is not taken for one. A record where
     more than SPIKE_MAX_FRACTION of the samples look like spikes is noise, not spikes, and is returned unchanged.
     """
-    size = 2 * math.ceil(SPIKE_SECONDS * fs) + 1
+    size = 2 * max(2, math.ceil(SPIKE_SECONDS * fs)) + 1  # at least 5: a spike of 2 samples at 250 Hz
     if signal.shape[-1] < size:
         return signal
     smooth = median_filter(signal, size=(1, size), mode="nearest")
