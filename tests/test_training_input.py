@@ -190,6 +190,32 @@ def test_the_measurement_read_learns_a_rule_and_is_silent_at_blend_zero():
     assert (read.abs() > 1e-3).any()  # so the equality above is not 0 == 0
 
 
+def test_the_read_takes_an_unrecorded_lead_as_the_training_mean():
+    """A six-lead record: its chest leads are NaN measurements, read as the mean, not as 0 mV far from any V1."""
+    torch.manual_seed(0)
+    model = CRNN().eval()
+    x = torch.from_numpy(_batch(np.random.default_rng(7), [LENGTH] * 40))
+    measurements = measurement_vector(beat_views(x))
+    labels = torch.nn.functional.one_hot(torch.arange(40) % len(CLASSES), len(CLASSES)).float()
+    model.fit_measurement_read(measurements, labels, torch.ones(40), categorical_cross_entropy)
+    six_lead = x.clone()
+    six_lead[:, 6:] = 0.0
+    views = beat_views(six_lead)
+    assert views.leads[:, :6].all() and not views.leads[:, 6:].any()
+    unrecorded = measurement_vector(views)
+    chest = torch.isnan(unrecorded)
+    assert chest.any(dim=1).all() and not chest[:, :8].any()  # the RR measurements are all there
+    imputed = torch.where(chest, model.measurement_mean.expand_as(unrecorded), unrecorded)
+    with torch.no_grad():
+        torch.testing.assert_close(model.read(unrecorded), model.read(imputed))
+        assert torch.isfinite(model(six_lead)).all()
+    # with a NaN among the fitted measurements, mean and scale come from the recorded values
+    measurements[0, -1] = float("nan")
+    model.fit_measurement_read(measurements, labels, torch.ones(40), categorical_cross_entropy)
+    assert model.measurement_mean[-1] == pytest.approx(measurements[1:, -1].mean().item(), abs=1e-5)
+    assert torch.isfinite(model.measurement_read.weight).all()
+
+
 @pytest.mark.slow
 def test_the_blend_is_the_one_with_the_lowest_validation_loss_and_travels_in_the_weights(synth_train_dir,
                                                                                         tmp_path, monkeypatch):

@@ -36,6 +36,7 @@ class Views(NamedTuple):
     length: torch.Tensor     # (batch,) recorded samples before the zero padding
     templates: torch.Tensor  # (batch, 3 x leads, BEFORE + AFTER): median, farthest, most premature beat
     rr: torch.Tensor         # (batch, RR_FEATURES) rhythm measurements
+    leads: torch.Tensor      # (batch, leads) bool: the leads recorded (not flat; standardise zeroes the others)
 
 
 def beat_views(x: torch.Tensor) -> Views:
@@ -43,7 +44,8 @@ def beat_views(x: torch.Tensor) -> Views:
     length = recorded_length(x)
     x = standardise(x, length)
     positions, valid = locate_beats(x, length)
-    return Views(x, length, beat_templates(x, positions, valid, length), rr_features(positions, valid))
+    return Views(x, length, beat_templates(x, positions, valid, length), rr_features(positions, valid),
+                 x.ne(0).any(dim=2))
 
 
 def recorded_length(x: torch.Tensor) -> torch.Tensor:
@@ -59,7 +61,8 @@ def standardise(x: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
 
     A source's gain and baseline habits then carry no label, while the ratios between leads, which axis and
     bundle-branch patterns are made of, are kept. Flat leads (a disconnected electrode, a record with fewer
-    leads) are left out of the median: six of them would otherwise make the scale tiny and the others huge.
+    leads) are left out of the median, where six of them would make the scale tiny and the others huge, and come
+    out exactly zero: what reads the views can tell a lead that was not recorded (measurement_vector).
     """
     mask = (torch.arange(x.shape[-1], device=x.device)[None, :] < length[:, None]).to(x.dtype)[:, None, :]
     count = length.to(x.dtype)[:, None, None]
@@ -68,8 +71,9 @@ def standardise(x: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
     std = ((centred ** 2).sum(dim=2, keepdim=True) / count).sqrt()
     live = std > FLAT
     scale = torch.nanmedian(torch.where(live, std, torch.full_like(std, float("nan"))), dim=1, keepdim=True).values
-    scale = torch.where(live.any(dim=1, keepdim=True), scale, std.amax(dim=1, keepdim=True))
-    return centred / scale.clamp(min=1e-3)
+    anything = live.any(dim=1, keepdim=True)
+    scale = torch.where(anything, scale, std.amax(dim=1, keepdim=True))
+    return centred * (live | ~anything) / scale.clamp(min=1e-3)
 
 
 def locate_beats(x: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

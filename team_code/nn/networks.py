@@ -122,13 +122,15 @@ class CRNN(nn.Module):
 
     def read(self, measurements: torch.Tensor) -> torch.Tensor:
         """The measurement read's logits (unweighted by the blend) of measurement vectors (measurement_vector)."""
-        return self.measurement_read((measurements - self.measurement_mean) / self.measurement_scale)
+        standardised = (measurements - self.measurement_mean) / self.measurement_scale
+        return self.measurement_read(torch.nan_to_num(standardised, nan=0.0))  # an unrecorded lead: the mean
 
     @torch.no_grad()
     def fit_measurement_read(self, measurements: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor,
                              criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
         """Fit the measurement read to the training records: a ridge-penalised logistic regression (the training
-        loss, record weights included) on the standardised measurements, solved to convergence by L-BFGS.
+        loss, record weights included) on the standardised measurements (NaN, an unrecorded lead, left out of
+        the mean and scale and read as the mean), solved to convergence by L-BFGS.
 
         Why: on a few hundred records and a few epochs the network has taken only tens of gradient steps, too
         few to learn even what a logistic regression on the eight RR measurements knows (AUROC of AF 0.99 and
@@ -136,8 +138,10 @@ class CRNN(nn.Module):
         from the start. train.train_fold blends it into the logits with the weight the validation loss picks,
         so a network that has learned more keeps the decision (blend 0).
         """
-        self.measurement_mean.copy_(measurements.mean(dim=0))
-        self.measurement_scale.copy_(measurements.std(dim=0, unbiased=False).clamp(min=1e-6))
+        mean = measurements.nanmean(dim=0)
+        self.measurement_mean.copy_(mean.nan_to_num(nan=0.0))
+        self.measurement_scale.copy_((measurements - mean).square().nanmean(dim=0).sqrt().nan_to_num(nan=1.0)
+                                     .clamp(min=1e-6))
         read = self.measurement_read
         nn.init.zeros_(read.weight)
         nn.init.zeros_(read.bias)
@@ -164,9 +168,16 @@ def measurement_size(num_leads: int = 12) -> int:
 
 def measurement_vector(views: beats.Views) -> torch.Tensor:
     """The RR measurements and the median beat (the first rows of the templates, one per lead) in 20-ms bins:
-    the QRS width, the PR interval and the ST level are where the median beat's energy lies in time."""
-    median = F.avg_pool1d(views.templates[:, :views.x.shape[1]], MEDIAN_BIN).flatten(1)
-    return torch.cat([views.rr, median], dim=1)
+    the QRS width, the PR interval and the ST level are where the median beat's energy lies in time.
+
+    A lead that was not recorded (flat: Views.leads) has NaN bins, not zeros: zero mV
+    in V1 would be a measurement far from any recorded V1, and a six-lead record would be read as a strange
+    12-lead one. The read takes a NaN as the training mean (CRNN.read).
+    """
+    leads = views.x.shape[1]
+    median = F.avg_pool1d(views.templates[:, :leads], MEDIAN_BIN)
+    median = torch.where(views.leads[:, :, None], median, torch.full_like(median, float("nan")))
+    return torch.cat([views.rr, median.flatten(1)], dim=1)
 
 
 @dataclass(frozen=True)

@@ -54,12 +54,14 @@ GRID_MINOR, GRID_MAJOR = "#fbd9d9", "#f09a9a"
 
 class _HeldBeats(NamedTuple):
     """What integrated gradients hold at the record's values: the recorded length and the QRS positions found in
-    the standardised record, and the RR measurements made of them (a detector's positions have no gradient)."""
+    the standardised record, the RR measurements made of them (a detector's positions have no gradient), and
+    which leads were recorded (the flat baseline would otherwise read as a record of no leads)."""
 
     length: torch.Tensor
     positions: torch.Tensor
     valid: torch.Tensor
     rr: torch.Tensor
+    leads: torch.Tensor
 
 
 def _attributed_input(models: list[nn.Module], x: torch.Tensor) -> tuple[torch.Tensor, _HeldBeats | None]:
@@ -70,7 +72,7 @@ def _attributed_input(models: list[nn.Module], x: torch.Tensor) -> tuple[torch.T
     length = beats.recorded_length(x)
     z = beats.standardise(x, length)
     positions, valid = beats.locate_beats(z, length)
-    return z, _HeldBeats(length, positions, valid, beats.rr_features(positions, valid))
+    return z, _HeldBeats(length, positions, valid, beats.rr_features(positions, valid), z.ne(0).any(dim=2))
 
 
 class _MeanProbability(nn.Module):
@@ -90,7 +92,7 @@ class _MeanProbability(nn.Module):
             n = len(z)  # captum evaluates several points of the path at once
             length, positions, valid = (t.expand(n, *t.shape[1:]) for t in self.held[:3])
             views = beats.Views(z, length, beats.beat_templates(z, positions, valid, length),
-                                self.held.rr.expand(n, -1))
+                                self.held.rr.expand(n, -1), self.held.leads.expand(n, -1))
         return torch.stack([activation(window_logits(m, z, views), self.loss) for m in self.models]).mean(dim=0)
 
 
