@@ -153,3 +153,10 @@ def test_bench_quality_arguments_are_checked_before_any_work(args, message):
     result = subprocess.run([sys.executable, "-m", "tools.bench", *args], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_the_report_has_no_empty_small_budget_table_when_none_ran():
+    text = transfer.to_markdown([], None, "a machine", "python -m tools.bench --quality large")
+    assert "Small budget" not in text and "| seed |" not in text
+    small = [{"synth": (0.8, 0.6)}, {"synth": (0.7, 0.5)}]
+    assert "| mean | 0.750 | 0.550 |" in transfer.to_markdown(small, None, "a machine", "cmd")

@@ -458,17 +458,18 @@ def threshold_kinds(model_dir: Path, test_dir: Path) -> dict[str, tuple[float, f
 
 def to_markdown(small: list[dict], large: dict | None, machine: str, command: str,
                 small_robustness: Robustness | None = None, commit: str | None = None) -> str:
-    """The report: small-budget scores per seed (and its first seed's robustness table), large-budget official
+    """The report: small-budget scores per seed (and its models' robustness table), large-budget official
     scores, per-class tables and robustness table."""
     lines = [f"Machine: {machine}.", f"Command: `{command}`.", *([f"Commit: {commit}."] if commit else []), ""]
     names = list(small[0]) if small else []
-    lines += ["## Small budget: 320 records x 3 epochs, per training seed", "",
-              "| seed | " + " | ".join(f"{n} F2 | {n} G2" for n in names) + " |",
-              "|---|" + "---|---|" * len(names)]
-    for seed, run in enumerate(small):
-        lines.append(f"| {seed} | " + " | ".join(f"{run[n][0]:.3f} | {run[n][1]:.3f}" for n in names) + " |")
-    lines.append("| mean | " + " | ".join(f"{np.mean([r[n][0] for r in small]):.3f} | "
-                                         f"{np.mean([r[n][1] for r in small]):.3f}" for n in names) + " |")
+    if small:  # `--quality large` runs no small budget: no empty table
+        lines += ["## Small budget: 320 records x 3 epochs, per training seed", "",
+                  "| seed | " + " | ".join(f"{n} F2 | {n} G2" for n in names) + " |",
+                  "|---|" + "---|---|" * len(names)]
+        for seed, run in enumerate(small):
+            lines.append(f"| {seed} | " + " | ".join(f"{run[n][0]:.3f} | {run[n][1]:.3f}" for n in names) + " |")
+        lines.append("| mean | " + " | ".join(f"{np.mean([r[n][0] for r in small]):.3f} | "
+                                             f"{np.mean([r[n][1] for r in small]):.3f}" for n in names) + " |")
     if small_robustness is not None:
         lines += ["", *robustness_markdown("Robustness of the small budget's models", small_robustness)]
     if large is None:
