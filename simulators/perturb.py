@@ -5,7 +5,7 @@ chosen against them can still fail on a cart that records differently. Each fami
 with the reason it occurs in practice, and none of them changes what the record shows (the labels stay): a
 per-lead gain error, a monitoring or diagnostic band-pass, a mains notch, a monitor's causal high-pass, pacing
 spikes, electrode motion, a 250 Hz or 1,000 Hz source, a flat lead. `build_perturbed` writes one perturbed copy
-of a folder of records per family (same record names, same #Dx lines); quality.py scores a trained model on
+of a folder of records per family (same record names, same #Dx lines); tools/transfer.py scores a trained model on
 them. Training and inference never import this module.
 
 A family is a function (signal (12, n) in mV in records.STANDARD_LEADS order, fs, rng) -> (signal, fs).
