@@ -89,11 +89,11 @@ def test_spike_removal_leaves_real_records_alone_except_their_glitches(real_samp
 
 @pytest.mark.parametrize("fs, largest_error", [(250, 1.0), (500, 0.3), (1000, 0.3)])
 def test_pacing_spikes_are_removed_and_the_qrs_kept(fs, largest_error):
-    from simulators import synth
-    from team_code.io.records import load_record
-
     import tempfile
     from pathlib import Path
+
+    from simulators import synth
+    from team_code.io.records import load_record
 
     with tempfile.TemporaryDirectory() as tmp:
         synth.generate_dataset(Path(tmp), 6, seed=3, min_seconds=10, max_seconds=10)

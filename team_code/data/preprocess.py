@@ -1,10 +1,10 @@
 """Turn a record's signal into what the network sees: 500 Hz, 12 leads, 1-uV steps, cut into 20-s windows.
 
-One path for training and the driver: `prepare_signal` gives the whole record, pacing spikes and one-sample
-glitches removed (remove_spikes), at 500 Hz rounded to the cache's int16 microvolts (so the cache stores exactly what the driver computes), and `windows` cuts it into the 20-s
-inputs of the paper's fixed length. Training shows the network one window per record (a random one when the
-record is longer); the driver and validation score every window and combine them (inference.combine_windows),
-so a PVC 45 s into a record counts.
+One path for training and the driver: `prepare_signal` gives the whole record, pacing spikes and one-sample glitches
+removed (remove_spikes), at 500 Hz rounded to the cache's int16 microvolts (so the cache stores exactly what the
+driver computes), and `windows` cuts it into the 20-s inputs of the paper's fixed length. Training shows the network
+one window per record (a random one when the record is longer); the driver and validation score every window and
+combine them (inference.combine_windows), so a PVC 45 s into a record counts.
 """
 from __future__ import annotations
 
@@ -47,14 +47,15 @@ def remove_spikes(signal: np.ndarray, fs: float) -> np.ndarray:
     """The record with pacing spikes and one-sample glitches bridged by a straight line in every lead.
 
     Why: a pacemaker spike (0.5-2 ms, several mV, in every lead at once) is no wave of the heart, yet it is the
-    steepest thing in the record: it swamped the QRS detector's slope energy (beats were found at the spikes) and
-    the first convolutions, and a model trained without pacemakers lost 0.6 of its F2 on records with them
-    (docs/benchmark_robustness.md). A spike is a sample where the leads together depart from their running median
-    over 2 x 3 ms + 1 samples (at least 5) by more than SPIKE_MV: a QRS, tens of milliseconds wide, passes such a median almost
-    unchanged. Those samples are drawn straight between the unspiked samples on each side. Done at the source's rate,
-    before resampling spreads a spike over more samples. A spike within 3 ms of the record's first or last sample
-    can stay (the median there holds it); a steep but real slope at the edge is not taken for one. A record where
-    more than SPIKE_MAX_FRACTION of the samples look like spikes is noise, not spikes, and is returned unchanged.
+    steepest thing in the record: it swamped the QRS detector's slope energy (beats were found at the spikes)
+    and the first convolutions, and a model trained without pacemakers lost 0.6 of its F2 on records with them
+    (docs/benchmark_robustness.md). A spike is a sample where the leads together depart from their running
+    median over 2 x 3 ms + 1 samples (at least 5) by more than SPIKE_MV: a QRS, tens of milliseconds wide,
+    passes such a median almost unchanged. Those samples are drawn straight between the unspiked samples on each
+    side. Done at the source's rate, before resampling spreads a spike over more samples. A spike within 3 ms of
+    the record's first or last sample can stay (the median there holds it); a steep but real slope at the edge
+    is not taken for one. A record where more than SPIKE_MAX_FRACTION of the samples look like spikes is noise,
+    not spikes, and is returned unchanged.
     """
     size = 2 * max(2, math.ceil(SPIKE_SECONDS * fs)) + 1  # at least 5: a spike of 2 samples at 250 Hz
     if signal.shape[-1] < size:
