@@ -188,6 +188,7 @@ def test_explain_follows_the_models_classes_and_sigmoids(release, trained):
     prepared = prepare_signal(record.signal, record.fs)
     z, held = explain._attributed_input(ensemble.models, torch.from_numpy(window(prepared)[None]))
     differentiable = explain._MeanProbability(ensemble.models, ensemble.loss, held)(z)
-    np.testing.assert_allclose(differentiable.detach().numpy(), ensemble.predict([prepared]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(differentiable.detach().numpy(), ensemble.predict([prepared]).combined,
+                               rtol=1e-5, atol=1e-6)
     result = explain.explain(ensemble, record_path, ["713427006"], steps=4)
     assert list(result.attributions) == ["713427006"] and len(result.probabilities) == 24

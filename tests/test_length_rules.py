@@ -1,7 +1,8 @@
 """A 10-s and a 60-s record of the same heart should get the same labels from the pipeline's record rules:
 inference.combine_windows (max over windows per class, min for Normal) then thresholds.apply_thresholds (every
-record gets at least one label). The network is replaced by one whose output depends only on what a window shows,
-so what is checked is the rules, not a network's consistency.
+record gets at least one label, its most probable class read from the mean of its windows). The network is
+replaced by one whose output depends only on what a window shows, so what is checked is the rules, not a
+network's consistency.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import torch
 from torch import nn
 
 from team_code.data import preprocess
-from team_code.inference.ensemble import combine_windows, predict_signals
+from team_code.inference.ensemble import Ensemble, combine_windows, predict_records
+from team_code.inference.label_folder import label_signals
 from team_code.labels import CLASSES
 from team_code.training.thresholds import apply_thresholds
 
@@ -51,8 +53,10 @@ def heart(states: list[int]) -> np.ndarray:
 
 
 def labels_of(model: nn.Module, signals: list[np.ndarray], thresholds: np.ndarray) -> list[list[str]]:
-    """The pipeline's labels: predict_signals (every window, combine_windows) then apply_thresholds."""
-    binary = apply_thresholds(predict_signals([model], signals, torch.device("cpu")), thresholds)
+    """The driver's labels (label_folder.label_signals): every window, combine_windows, the thresholds, and the
+    at-least-one-label rule reading the mean of the windows."""
+    ensemble = Ensemble([model], thresholds, list(CLASSES), {}, torch.device("cpu"))
+    binary, _ = label_signals(ensemble, signals)
     return [[c for c, on in zip(CLASSES, row) if on] for row in binary]
 
 
@@ -83,18 +87,18 @@ def test_every_10_s_of_the_heart_is_normal_alone():
     assert labels_of(model, [heart([1]), heart([2]), heart([1, 1]), heart([2, 2])], THRESHOLDS) == [["Normal"]] * 4
 
 
-@pytest.mark.xfail(strict=True, reason="the at-least-one-label rule takes the most probable class of the combined "
-                   "vector, whose Normal is a min over windows and whose PAC a max: a minute whose windows are each "
-                   "Normal is labelled PAC (issue 21; fix: the fallback reads the mean of the windows)")
 def test_a_minute_of_normal_windows_is_normal():
+    """Windows 1 and 3 say Normal over STD, window 2 Normal over PAC: the combined vector's argmax is STD (a max
+    from window 1 against Normal's min from window 2), the mean's is Normal."""
     model = ShownStateModel(STATES)
     ten_seconds, minute = labels_of(model, [heart([1]), heart([1, 1, 2, 2, 1, 1])], THRESHOLDS)
     assert minute == ten_seconds == ["Normal"]
 
 
 def test_the_combined_vector_is_where_the_windows_disagree():
-    """What the failing test sees: Normal 0.40 (window 2's) against PAC 0.38 (also window 2's) would still be
-    Normal, but STD 0.42 comes from window 1: the argmax compares values from different windows."""
+    """Why the fallback reads the mean: Normal 0.40 (window 2's) against PAC 0.38 (also window 2's) would still
+    be Normal, but STD 0.42 comes from window 1: the combined vector's argmax compares values from different
+    windows."""
     model = ShownStateModel(STATES)
     windows = preprocess.windows(heart([1, 1, 2, 2, 1, 1]))
     with torch.inference_mode():
@@ -105,26 +109,19 @@ def test_the_combined_vector_is_where_the_windows_disagree():
     assert per_window.mean(axis=0).argmax() == NORMAL  # the fallback the windows agree with
 
 
-def labels_with_the_mean_as_fallback(model: nn.Module, signals: list[np.ndarray], thresholds: np.ndarray
-                                     ) -> list[list[str]]:
-    """The proposed rule: combine_windows as now, but a record no class reaches falls back on the most probable
-    class of the mean of its windows (apply_thresholds' fallback), which inference would pass along."""
-    combined, means = [], []
-    for signal in signals:
-        with torch.inference_mode():
-            per_window = torch.softmax(model(torch.from_numpy(preprocess.windows(signal))), dim=1).numpy()
-        combined.append(combine_windows(per_window))
-        means.append(per_window.mean(axis=0))
-    binary = apply_thresholds(np.array(combined), thresholds, fallback=np.array(means))
-    return [[c for c, on in zip(CLASSES, row) if on] for row in binary]
-
-
 @pytest.mark.parametrize("pieces, expected", [
     ([1], ["Normal"]), ([1, 1, 2, 2, 1, 1], ["Normal"]), ([2, 2, 1, 1, 2, 2], ["Normal"]),  # the windows agree
     ([3], ["PAC"]), ([1, 1, 1, 1, 3, 3], ["PAC"]), ([3, 3, 3, 3, 3, 3], ["PAC"]),  # a threshold reached anywhere
 ])
-def test_with_the_mean_as_fallback_every_length_of_a_heart_agrees(pieces, expected):
+def test_every_length_of_a_heart_agrees(pieces, expected):
+    assert labels_of(ShownStateModel(STATES), [heart(pieces)], THRESHOLDS) == [expected]
+
+
+def test_without_the_fallback_the_minute_would_be_std():
+    """The rule the fallback replaced (apply_thresholds reading the combined vector itself) labels the minute STD:
+    what the tests above would catch if inference stopped handing the means along."""
     model = ShownStateModel(STATES)
-    assert labels_with_the_mean_as_fallback(model, [heart(pieces)], THRESHOLDS) == [expected]
-    if len(set(pieces)) == 1:  # a steady heart: the pipeline's labels, unchanged by the fallback
-        assert labels_of(model, [heart(pieces)], THRESHOLDS) == [expected]
+    probabilities = predict_records([model], [heart([1, 1, 2, 2, 1, 1])], torch.device("cpu"))
+    assert apply_thresholds(probabilities.combined, THRESHOLDS)[0].tolist() == [c == "STD" for c in CLASSES]
+    assert apply_thresholds(probabilities.combined, THRESHOLDS, probabilities.means)[0].tolist() == \
+        [c == "Normal" for c in CLASSES]

@@ -14,7 +14,8 @@ FOLD_JSON = {"fold": 1, "fingerprint": "abc", "best_epoch": 2, "best_val_cross_e
              "history": [{"epoch": 1, "train_loss": 1.0, "val_cross_entropy": 0.7, "seconds": 1.5},
                          {"epoch": 2, "train_loss": 0.8, "val_cross_entropy": 0.5, "seconds": 1.25}],
              "measurement_blend": 0.5,
-             "records": ["A1", "A7"], "probabilities": [[0.1] * 9, [0.25] * 9], "weights_sha256": "00ff"}
+             "records": ["A1", "A7"], "probabilities": [[0.1] * 9, [0.25] * 9],
+             "window_means": [[0.1] * 9, [0.125] * 9], "weights_sha256": "00ff"}
 
 
 def test_fold_result_round_trips_fold_json_with_its_key_order_and_without_the_weights() -> None:
@@ -24,6 +25,16 @@ def test_fold_result_round_trips_fold_json_with_its_key_order_and_without_the_we
     assert json.dumps(fold.to_json()) == json.dumps(FOLD_JSON)
     assert list(fold.summary()) == ["fold", "fingerprint", "best_epoch", "best_val_cross_entropy", "history",
                                     "measurement_blend", "weights_sha256"]
+
+
+def test_a_fold_written_before_window_means_falls_back_on_its_probabilities() -> None:
+    """fold_K.json of earlier code has no window_means: the at-least-one-label rule then reads the probabilities,
+    as that code did."""
+    older = {k: v for k, v in FOLD_JSON.items() if k != "window_means"}
+    fold = FoldResult.from_json(older)
+    np.testing.assert_array_equal(fold.window_means, fold.probabilities)
+    assert fold.window_means is not fold.probabilities
+    assert fold.to_json()["window_means"] == FOLD_JSON["probabilities"]
 
 
 def test_float32_probabilities_are_written_as_the_same_numbers() -> None:

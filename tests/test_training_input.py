@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from team_code.data.augment import augment
-from team_code.data.preprocess import FS, LENGTH
-from team_code.inference.ensemble import combine_windows, predict_signals
+from team_code.data.preprocess import FS, LENGTH, window_starts
+from team_code.inference.ensemble import combine_windows, predict_records, predict_signals
 from team_code.labels import CLASSES
 from team_code.nn.beats import beat_views, recorded_length, standardise
-from team_code.nn.networks import CRNN, measurement_size, measurement_vector
+from team_code.nn.networks import CRNN, build_model, measurement_size, measurement_vector
 from team_code.training.train import (
     BLENDS,
     TrainOptions,
@@ -221,7 +221,6 @@ def test_the_blend_is_the_one_with_the_lowest_validation_loss_and_travels_in_the
                                                                                         tmp_path, monkeypatch):
     from team_code.data.cache import CachedRecords, build_cache
     from team_code.data.folds import stratified_folds
-    from team_code.nn.networks import build_model
     from team_code.training import train
 
     data = CachedRecords.open(build_cache(synth_train_dir, tmp_path / "cache"))
@@ -251,6 +250,28 @@ def test_the_blend_is_the_one_with_the_lowest_validation_loss_and_travels_in_the
     assert result.measurement_blend == min(BLENDS, key=lambda blend: (round(losses[blend], 6), blend))
     assert result.best_val_cross_entropy == pytest.approx(losses[result.measurement_blend], abs=1e-5)
     model.blend.fill_(result.measurement_blend)
-    np.testing.assert_allclose(predict_signals([model], signals, torch.device("cpu")), result.probabilities,
-                               atol=1e-6)  # the out-of-fold probabilities are the saved model's
+    driver = predict_records([model], signals, torch.device("cpu"))
+    np.testing.assert_allclose(driver.combined, result.probabilities, atol=1e-6)  # the saved model's
+    np.testing.assert_allclose(driver.means, result.window_means, atol=1e-6)  # and the fallback the driver reads
     assert len(set(round(v, 4) for v in losses.values())) > 1  # the blends really differ, so the choice means something
+
+
+def test_validation_hands_on_the_window_means_of_long_records(tmp_path):
+    """Records of 25-45 s have two or three windows: validation keeps their mean beside the combined vector, the
+    same numbers the driver's predict_records gives, so thresholds are tuned under the driver's fallback."""
+    from simulators.synth import generate_dataset
+    from team_code.data.cache import CachedRecords, build_cache
+    from team_code.training import train
+
+    generate_dataset(tmp_path / "long", n=6, seed=5, min_seconds=25, max_seconds=45)
+    data = CachedRecords.open(build_cache(tmp_path / "long", tmp_path / "cache"))
+    torch.manual_seed(0)
+    model = build_model("crnn").eval()
+    val = np.arange(len(data.names))
+    validation = train._validate(model, data, val, 4, torch.device("cpu"))
+    signals = [signal for _, signal in data.signals(val)]
+    assert all(len(window_starts(s.shape[1])) > 1 for s in signals)
+    driver = predict_records([model], signals, torch.device("cpu"))
+    np.testing.assert_allclose(validation.probabilities.combined, driver.combined, atol=1e-6)
+    np.testing.assert_allclose(validation.probabilities.means, driver.means, atol=1e-6)
+    assert not np.allclose(driver.means, driver.combined)

@@ -29,7 +29,7 @@ from team_code import log
 from team_code.data import preprocess
 from team_code.data.cache import CachedRecords, build_cache
 from team_code.data.folds import stratified_folds
-from team_code.inference.ensemble import pick_device, predict_probabilities, predict_signals
+from team_code.inference.ensemble import pick_device, predict_probabilities, predict_records
 from team_code.io.atomic import write_text
 from team_code.io.records import write_record
 from team_code.labels import CLASS_TO_SNOMED, CLASSES
@@ -105,12 +105,13 @@ def scores_after_same_epochs(work: Path, train_n: int, test_n: int, epochs: int,
             start = time.perf_counter()
             result = train_fold(train, folds, fold=0, options=options, device=device)
             seconds = time.perf_counter() - start
-            thresholds, _ = tune_thresholds(train.labels[folds[0]].astype(bool), result.probabilities)
+            thresholds, _ = tune_thresholds(train.labels[folds[0]].astype(bool), result.probabilities,
+                                            fallback=result.window_means)
             model = build_model(arch)
             model.load_state_dict(result.state_dict)
             model.to(device)
-            probs = predict_signals([model], [s for _, s in test.signals(np.arange(len(test.names)))], device)
-            f2, g2 = fbeta_gbeta(test.labels.astype(bool), apply_thresholds(probs, thresholds))
+            probs = predict_records([model], [s for _, s in test.signals(np.arange(len(test.names)))], device)
+            f2, g2 = fbeta_gbeta(test.labels.astype(bool), apply_thresholds(probs.combined, thresholds, probs.means))
             out[arch].append((f2, g2, seconds))
             print(f"scores: {arch} seed {seed}: F2 {f2:.3f}, G2 {g2:.3f}, {seconds:.0f} s", flush=True)
     return out

@@ -38,7 +38,7 @@ from team_code import class_sets
 from team_code.data.cache import CachedRecords, build_cache
 from team_code.data.folds import stratified_folds
 from team_code.data.preprocess import prepare_signal
-from team_code.inference.ensemble import Ensemble, pick_device, predict_signals
+from team_code.inference.ensemble import Ensemble, pick_device, predict_records
 from team_code.io.output_csv import read_output
 from team_code.io.records import load_record, read_header, record_names
 from team_code.labels import CLASSES
@@ -119,7 +119,9 @@ class SmallModel:
     seconds: float  # training time
 
     def classify(self, signals: Sequence[np.ndarray]) -> np.ndarray:
-        return apply_thresholds(predict_signals([self.model], signals, self.device), self.thresholds)
+        """The driver's labels: thresholds, then the at-least-one-label rule on the windows' mean."""
+        probabilities = predict_records([self.model], signals, self.device)
+        return apply_thresholds(probabilities.combined, self.thresholds, probabilities.means)
 
 
 def train_small(train: CachedRecords, options: TrainOptions, seed: int, epochs: int) -> SmallModel:
@@ -130,7 +132,8 @@ def train_small(train: CachedRecords, options: TrainOptions, seed: int, epochs: 
     start = time.perf_counter()
     result = train_fold(train, folds, fold=0, options=options, device=device)
     seconds = time.perf_counter() - start
-    thresholds, _ = tune_thresholds(train.labels[folds[0]].astype(bool), result.probabilities)
+    thresholds, _ = tune_thresholds(train.labels[folds[0]].astype(bool), result.probabilities,
+                                    fallback=result.window_means)
     model = build_model(options.arch)
     model.load_state_dict(result.state_dict)
     return SmallModel(model.to(device), thresholds, device, seconds)
@@ -447,12 +450,14 @@ def threshold_kinds(model_dir: Path, test_dir: Path) -> dict[str, tuple[float, f
     records = [load_record(test_dir / name) for name in record_names(test_dir)]
     labels = np.array([[c in r.labels for c in CLASSES] for r in records], dtype=bool)
     signals = [prepare_signal(r.signal, r.fs) for r in records]
-    per_model = [predict_signals([m], signals, ensemble.device) for m in ensemble.models]
-    single = [fbeta_gbeta(labels, apply_thresholds(p, ensemble.thresholds)) for p in per_model]
-    mean = fbeta_gbeta(labels, apply_thresholds(np.mean(per_model, axis=0), ensemble.thresholds))
+    outputs = [predict_records([m], signals, ensemble.device) for m in ensemble.models]
+    per_model = [p.combined for p in outputs]
+    means = np.mean([p.means for p in outputs], axis=0)  # the at-least-one-label rule's fallback, as the driver's
+    single = [fbeta_gbeta(labels, apply_thresholds(p.combined, ensemble.thresholds, p.means)) for p in outputs]
+    mean = fbeta_gbeta(labels, apply_thresholds(np.mean(per_model, axis=0), ensemble.thresholds, means))
     votes = np.mean([p >= ensemble.thresholds for p in per_model], axis=0) >= 0.5
     # A record no majority labels gets its most probable class, as apply_thresholds does.
-    voted = fbeta_gbeta(labels, apply_thresholds(votes + np.mean(per_model, axis=0) * 1e-3, np.full(len(CLASSES), 0.5)))
+    voted = fbeta_gbeta(labels, apply_thresholds(votes.astype(float), np.full(len(CLASSES), 0.5), means))
     return {"single fold": tuple(np.mean(single, axis=0)), "mean of folds": mean, "majority vote": voted}
 
 

@@ -76,18 +76,49 @@ def combine_records(per_window: np.ndarray, bounds: np.ndarray, class_set: Class
     return np.stack([combine_windows(per_window[a:b], class_set) for a, b in zip(bounds[:-1], bounds[1:])])
 
 
-def predict_signals(models: Sequence[torch.nn.Module], signals: Sequence[np.ndarray], device: torch.device,
-                    batch_size: int = 32, class_set: ClassSet = CPSC2018, loss: str = "softmax") -> np.ndarray:
-    """(records, classes) probabilities for prepared whole records (preprocess.prepare_signal): every 20-s window
-    of every record in batches through every model (the beat views computed once per batch), the models'
-    probabilities averaged, then the windows combined."""
+def mean_records(per_window: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """(records, classes): the mean over each record's windows, where the at-least-one-label rule reads a
+    record's most probable class (apply_thresholds' fallback). The combined vector mixes windows (a max per
+    class, a min for Normal), so its argmax can name a class no single window leans to: a minute whose windows
+    each say Normal would be labelled PAC."""
+    return np.stack([per_window[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+
+
+@dataclass
+class RecordProbabilities:
+    """Per record (records, classes): the combined probabilities the thresholds read (combine_windows) and the
+    mean of its windows, the fallback of the at-least-one-label rule (mean_records). For a record of one window
+    (up to 20 s) the two are the same."""
+
+    combined: np.ndarray
+    means: np.ndarray
+
+    @classmethod
+    def of_windows(cls, per_window: np.ndarray, bounds: np.ndarray, class_set: ClassSet = CPSC2018
+                   ) -> RecordProbabilities:
+        return cls(combine_records(per_window, bounds, class_set), mean_records(per_window, bounds))
+
+
+def predict_records(models: Sequence[torch.nn.Module], signals: Sequence[np.ndarray], device: torch.device,
+                    batch_size: int = 32, class_set: ClassSet = CPSC2018, loss: str = "softmax"
+                    ) -> RecordProbabilities:
+    """The probabilities of prepared whole records (preprocess.prepare_signal): every 20-s window of every record
+    in batches through every model (the beat views computed once per batch), the models' probabilities averaged,
+    then the windows combined, and averaged for the fallback."""
     if len(signals) == 0:
-        return np.zeros((0, len(class_set.classes)))
+        empty = np.zeros((0, len(class_set.classes)))
+        return RecordProbabilities(empty, empty.copy())
     stacked, bounds = record_windows(signals)
     per_window = np.concatenate([predict_probabilities(models, torch.from_numpy(stacked[start:start + batch_size]),
                                                        device, loss).cpu().numpy()
                                  for start in range(0, len(stacked), batch_size)])
-    return combine_records(per_window, bounds, class_set)
+    return RecordProbabilities.of_windows(per_window, bounds, class_set)
+
+
+def predict_signals(models: Sequence[torch.nn.Module], signals: Sequence[np.ndarray], device: torch.device,
+                    batch_size: int = 32, class_set: ClassSet = CPSC2018, loss: str = "softmax") -> np.ndarray:
+    """(records, classes) combined probabilities of prepared whole records (predict_records' `combined`)."""
+    return predict_records(models, signals, device, batch_size, class_set, loss).combined
 
 
 @dataclass
@@ -116,10 +147,12 @@ class Ensemble:
         """The output file's class row (class_set.to_columns maps per-class values onto it)."""
         return list(self.class_set.columns)
 
-    def predict(self, signals: Sequence[np.ndarray]) -> np.ndarray:
-        """Probabilities (records, classes) for prepared whole records of any length (predict_signals)."""
-        return predict_signals(self.models, signals, self.device, class_set=self.class_set, loss=self.loss)
+    def predict(self, signals: Sequence[np.ndarray]) -> RecordProbabilities:
+        """The probabilities of prepared whole records of any length (predict_records)."""
+        return predict_records(self.models, signals, self.device, class_set=self.class_set, loss=self.loss)
 
-    def classify(self, probabilities: np.ndarray) -> np.ndarray:
-        return apply_thresholds(probabilities, self.thresholds)
+    def classify(self, probabilities: RecordProbabilities) -> np.ndarray:
+        """Binary labels (records, classes): the tuned thresholds on the combined probabilities; a record no class
+        reaches gets the most probable class of its windows' mean (apply_thresholds' fallback)."""
+        return apply_thresholds(probabilities.combined, self.thresholds, probabilities.means)
 

@@ -41,7 +41,7 @@ def label_signals(ensemble: Ensemble, signals: Sequence[np.ndarray]) -> tuple[np
     probabilities = ensemble.predict(signals)
     binary = ensemble.classify(probabilities).astype(int)
     to_columns = ensemble.class_set.to_columns
-    return to_columns(binary), to_columns(np.clip(probabilities, 0.0, 1.0))
+    return to_columns(binary), to_columns(np.clip(probabilities.combined, 0.0, 1.0))
 
 
 def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | Path, batch_size: int = 16

@@ -142,12 +142,12 @@ def explain(ensemble: Ensemble, record_path: str | Path, classes: list[str] | No
     """Read, prepare and classify a record as the driver does, then attribute the predicted classes (or `classes`)."""
     record = load_record(record_path)
     prepared = prepare_signal(record.signal, record.fs)
-    probabilities = ensemble.predict([prepared])[0]
+    predicted = ensemble.predict([prepared])
     # The attribution reads the record as the network reads a window: up to 20 s zero-padded to the window, a
     # longer record in one pass over its whole length (the network masks the padding and accepts any length).
     if prepared.shape[1] <= LENGTH:
         prepared = window(prepared)
-    labelled = ensemble.classify(probabilities[None])[0]
+    probabilities, labelled = predicted.combined[0], ensemble.classify(predicted)[0]
     chosen = classes or [c for c, on in zip(ensemble.classes, labelled) if on]
     seconds = min(record.signal.shape[1] / record.fs, prepared.shape[1] / FS)
     return Explanation(record.name, prepared, seconds, probabilities, labelled, ensemble.thresholds,

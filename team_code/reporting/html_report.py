@@ -98,6 +98,7 @@ def from_model_dir(model_dir: str | Path) -> ScoredSet:
     except (KeyError, TypeError, ValueError):
         raise ReportError(f"{model_dir / 'thresholds.json'}: needs a number for each of {', '.join(classes)}") from None
     row = {name: i for i, name in enumerate(names)}
+    means = probabilities.copy()  # the at-least-one-label rule's fallback (FoldResult.window_means)
     folds = []
     for fold in range(int(fold_of.max()) + 1):
         path = model_dir / f"fold_{fold}.json"
@@ -106,15 +107,17 @@ def from_model_dir(model_dir: str | Path) -> ScoredSet:
             result = FoldResult.from_json(data)
             rows = [row[name] for name in result.records]
             if (sorted(rows) != np.flatnonzero(fold_of == fold).tolist()
-                    or result.probabilities.shape != (len(rows), len(classes))):
+                    or result.probabilities.shape != (len(rows), len(classes))
+                    or result.window_means.shape != result.probabilities.shape):
                 raise ValueError
             probabilities[rows] = result.probabilities
+            means[rows] = result.window_means
             folds.append({"fold": result.fold, "best_epoch": result.best_epoch,
                           "best_val_cross_entropy": result.best_val_cross_entropy, "history": result.history})
         except (KeyError, TypeError, ValueError):
             raise ReportError(f"{path}: its records, probabilities or history do not match oof.csv") from None
     return ScoredSet(f"Cross-validation report: {model_dir.resolve().name}", list(classes), labels, probabilities,
-                     apply_thresholds(probabilities, thresholds), thresholds, "tuned threshold", fold_of, folds)
+                     apply_thresholds(probabilities, thresholds, means), thresholds, "tuned threshold", fold_of, folds)
 
 
 def _classes_of(model_dir: Path) -> tuple[str, ...]:

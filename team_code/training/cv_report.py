@@ -26,12 +26,13 @@ def write_oof(path: Path, names: list[str], fold_of: np.ndarray, labels: np.ndar
 
 
 def cv_report(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray, folds: list[dict],
-              classes: Sequence[str] = CLASSES, objective: str = "f2g2") -> CVReport:
+              classes: Sequence[str] = CLASSES, objective: str = "f2g2", fallback: np.ndarray | None = None
+              ) -> CVReport:
     """Scores of the out-of-fold predictions with the tuned thresholds, exactly as evaluate.py scores; `folds` is
-    each fold's FoldResult.summary(). For the challenge2020 objective (`classes` being SNOMED CT codes) the
-    Challenge metric is added."""
+    each fold's FoldResult.summary(); `fallback` is the at-least-one-label rule's (the window means, as the driver
+    applies it). For the challenge2020 objective (`classes` being SNOMED CT codes) the Challenge metric is added."""
     labels = np.asarray(labels, dtype=bool)
-    binary = apply_thresholds(probabilities, thresholds)
+    binary = apply_thresholds(probabilities, thresholds, fallback)
     challenge = None
     if objective == "challenge2020":
         challenge = challenge2020.challenge_metric(challenge2020.merge_columns(classes, labels)[0],

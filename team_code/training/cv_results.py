@@ -28,12 +28,17 @@ class FoldResult:
     history: list[dict[str, Any]]
     records: list[str]                     # the validation records, in the order of `probabilities`' rows
     probabilities: np.ndarray              # (records, classes) float64, the best epoch's out-of-fold probabilities
+    window_means: np.ndarray | None = None  # (records, classes): the mean of each record's windows, the fallback
+                                           # of the at-least-one-label rule; None: `probabilities` (one window each,
+                                           # or a fold written before the key existed)
     measurement_blend: float = 0.0         # the measurement read's weight in the logits (train._blend_measurements)
     weights_sha256: str | None = None      # of fold_K.pt as written; None until the fold is saved
     state_dict: dict[str, torch.Tensor] | None = field(default=None, repr=False)  # not in the JSON
 
     def __post_init__(self) -> None:
         self.probabilities = np.asarray(self.probabilities, dtype=np.float64)
+        self.window_means = (self.probabilities.copy() if self.window_means is None
+                             else np.asarray(self.window_means, dtype=np.float64))
 
     def summary(self) -> dict[str, Any]:
         """What the CV report lists per fold: everything but the validation records and their probabilities."""
@@ -49,7 +54,7 @@ class FoldResult:
         out = {"fold": self.fold, "fingerprint": self.fingerprint, "best_epoch": self.best_epoch,
                "best_val_cross_entropy": self.best_val_cross_entropy, "history": self.history,
                "measurement_blend": self.measurement_blend, "records": self.records,
-               "probabilities": self.probabilities.tolist()}
+               "probabilities": self.probabilities.tolist(), "window_means": self.window_means.tolist()}
         if self.weights_sha256 is not None:
             out["weights_sha256"] = self.weights_sha256
         return out
@@ -61,6 +66,7 @@ class FoldResult:
                    best_val_cross_entropy=float(data["best_val_cross_entropy"]), history=list(data["history"]),
                    measurement_blend=float(data.get("measurement_blend", 0.0)), records=list(data["records"]),
                    probabilities=np.asarray(data["probabilities"], dtype=np.float64),
+                   window_means=data.get("window_means"),
                    weights_sha256=data.get("weights_sha256"), state_dict=state_dict)
 
 

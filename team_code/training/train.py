@@ -30,10 +30,10 @@ from team_code.data.cache import CachedRecords, build_cache, cache_file, trainin
 from team_code.data.folds import stratified_folds
 from team_code.data.workers import cpu_cores
 from team_code.inference.ensemble import (
+    RecordProbabilities,
     activation,
-    combine_records,
     pick_device,
-    predict_signals,
+    predict_records,
     record_windows,
     views_for,
     window_logits,
@@ -332,8 +332,8 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
     # The fold's loss is that of the probabilities it saves (the read blended in), not the network's alone.
     result = FoldResult(fold=fold, fingerprint=fingerprint, best_epoch=best["epoch"],
                         best_val_cross_entropy=validation.loss, history=history, measurement_blend=blend,
-                        records=[data.names[i] for i in val], probabilities=validation.probabilities,
-                        state_dict=best["state_dict"])
+                        records=[data.names[i] for i in val], probabilities=validation.probabilities.combined,
+                        window_means=validation.probabilities.means, state_dict=best["state_dict"])
     return model_files.save_fold(model_dir, result) if model_dir is not None else result
 
 
@@ -351,7 +351,7 @@ class _Validation:
     weight is chosen from without another pass (the blend is a sum of logits): every window's network logits
     (without the read) and measurement vector, record k's windows being rows bounds[k]:bounds[k + 1]."""
 
-    probabilities: np.ndarray
+    probabilities: RecordProbabilities
     loss: float
     network: torch.Tensor | None = None
     measurements: torch.Tensor | None = None
@@ -386,21 +386,21 @@ def _blend_measurements(model: CRNN, data: CachedRecords, train_idx: np.ndarray,
 
 
 def _score(logits: torch.Tensor, bounds: np.ndarray, data: CachedRecords, val: np.ndarray,
-           loss: str) -> tuple[np.ndarray, float]:
+           loss: str) -> tuple[RecordProbabilities, float]:
     """Record probabilities from every window's logits, combined as the driver combines them, and their loss."""
-    probabilities = combine_records(activation(logits, loss).cpu().numpy(), bounds, data.class_set)
-    return probabilities, validation_loss(data.labels[val], probabilities, loss)
+    probabilities = RecordProbabilities.of_windows(activation(logits, loss).cpu().numpy(), bounds, data.class_set)
+    return probabilities, validation_loss(data.labels[val], probabilities.combined, loss)
 
 
 def _validate(model: torch.nn.Module, data: CachedRecords, val: np.ndarray, batch_size: int,
               device: torch.device, loss: str = "softmax") -> _Validation:
     """Out-of-fold probabilities of whole records, every window scored and combined as the driver does
-    (inference.predict_signals's windows, views and combination), and their mean loss (validation_loss); for a
+    (inference.predict_records's windows, views and combination), and their mean loss (validation_loss); for a
     network with a measurement read, also what _blend_measurements needs."""
     if not isinstance(model, CRNN):
-        probabilities = predict_signals([model], [signal for _, signal in data.signals(val)], device, batch_size,
+        probabilities = predict_records([model], [signal for _, signal in data.signals(val)], device, batch_size,
                                         data.class_set, loss)
-        return _Validation(probabilities, validation_loss(data.labels[val], probabilities, loss))
+        return _Validation(probabilities, validation_loss(data.labels[val], probabilities.combined, loss))
     model.eval()
     stacked, bounds = record_windows([signal for _, signal in data.signals(val)])
     network, measurements = [], []
@@ -420,17 +420,19 @@ def _finish(model_dir: Path, data: CachedRecords, folds: list[np.ndarray], resul
     """Tune thresholds on the out-of-fold probabilities and write the remaining artefacts; config.json last."""
     class_set = data.class_set
     oof = np.zeros((len(data.names), len(class_set.classes)))
+    oof_means = np.zeros_like(oof)  # the fallback of the at-least-one-label rule, as the driver reads it
     fold_of = np.zeros(len(data.names), dtype=int)
     for fold, val in enumerate(folds):
         oof[val] = results[fold].probabilities
+        oof_means[val] = results[fold].window_means
         fold_of[val] = fold
         model_files.ensure_fold(model_dir, results[fold])  # folds trained by other ranks, maybe on other machines
     labels = data.labels.astype(bool)
     thresholds, _ = tune_thresholds(labels, oof, seed=options.seed, objective=class_set.objective,
-                                    classes=list(class_set.classes))
+                                    classes=list(class_set.classes), fallback=oof_means)
     cv_report.write_oof(model_dir / "oof.csv", data.names, fold_of, labels, oof, class_set.classes)
     cv = cv_report.cv_report(labels, oof, thresholds, [results[f].summary() for f in range(len(folds))],
-                             class_set.classes, class_set.objective)
+                             class_set.classes, class_set.objective, fallback=oof_means)
     cv_report.write_reports(model_dir, cv)
     model_files.write_model(model_dir, arch=options.arch, folds=len(folds), run_fingerprint=fingerprint,
                             thresholds=thresholds, training=asdict(options),
