@@ -33,7 +33,7 @@ from team_code.inference.ensemble import pick_device, predict_probabilities, pre
 from team_code.io.atomic import write_text
 from team_code.io.records import write_record
 from team_code.labels import CLASS_TO_SNOMED, CLASSES
-from team_code.nn.networks import ARCHITECTURES, build_model
+from team_code.nn.networks import ARCHITECTURES, build_model, for_inference
 from team_code.scoring.f2g2 import fbeta_gbeta
 from team_code.training.thresholds import apply_thresholds, tune_thresholds
 from team_code.training.train import TrainOptions, categorical_cross_entropy, train_fold
@@ -56,7 +56,8 @@ def count_flops(model: nn.Module) -> int:
 
 
 def speed(arch: str, batch: int, steps: int, device: torch.device) -> tuple[float, float]:
-    """(training records/s, inference ms/record) on random input, after one warm-up step."""
+    """(training records/s, inference ms/record) on random input, after one warm-up step; inference as the driver
+    runs it (networks.for_inference, the beat views included)."""
     model = build_model(arch).to(device)
     optimizer = torch.optim.Adam(model.parameters())
     x = torch.randn(batch, 12, preprocess.LENGTH, device=device)
@@ -73,6 +74,7 @@ def speed(arch: str, batch: int, steps: int, device: torch.device) -> tuple[floa
         _sync(device)
         times.append(time.perf_counter() - start)
     train_rate = batch * steps / sum(times[1:])
+    model = for_inference(model)  # as Ensemble.load hands it to the driver
     predict_probabilities([model], x[:batch], device)
     start = time.perf_counter()
     for _ in range(steps):
@@ -264,7 +266,7 @@ def profile(work: Path, quick: bool) -> str:
     with torch.profiler.profile(activities=[ProfilerActivity.CPU]) as train_prof:
         for _ in range(steps):
             train_step()
-    ensemble = [build_model("crnn").eval() for _ in range(folds)]
+    ensemble = [for_inference(build_model("crnn")) for _ in range(folds)]  # as Ensemble.load prepares them
     names = record_names(work / "test")
 
     def label_all() -> None:

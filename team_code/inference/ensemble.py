@@ -14,7 +14,7 @@ from team_code import class_sets
 from team_code.class_sets import ClassSet
 from team_code.data import preprocess
 from team_code.nn import beats
-from team_code.nn.networks import CRNN
+from team_code.nn.networks import CRNN, for_inference
 from team_code.training import model_dir as model_files
 from team_code.training.thresholds import apply_thresholds
 
@@ -135,12 +135,13 @@ class Ensemble:
 
     @classmethod
     def load(cls, model_dir: str | Path, device: torch.device | None = None) -> Ensemble:
-        """Check MODEL_DIR completely (model_dir.load; ModelError) before any record is processed, load every fold."""
+        """Check MODEL_DIR completely (model_dir.load; ModelError) before any record is processed, load every fold
+        ready for inference (networks.for_inference)."""
         device = device or pick_device()
         models, thresholds, config = model_files.load(model_dir)
         class_set = model_files.class_set_of(config)
-        return cls([m.to(device) for m in models], thresholds, list(class_set.classes), config, device, class_set,
-                   model_files.loss_of(config))
+        return cls([for_inference(m).to(device) for m in models], thresholds, list(class_set.classes), config, device,
+                   class_set, model_files.loss_of(config))
 
     @property
     def columns(self) -> list[str]:
