@@ -183,7 +183,7 @@ def _train_with_validation_losses(synth_train_dir: Path, model: Path, monkeypatc
 
     def validate(net, data, val, batch_size, device, loss="softmax"):
         validation = real(net, data, val, batch_size, device, loss=loss)
-        seen.append(({k: v.detach().clone() for k, v in net.state_dict().items()}, validation.probabilities))
+        seen.append(({k: v.detach().clone() for k, v in net.state_dict().items()}, validation.probabilities.combined))
         return replace(validation, loss=next(replaced))
 
     monkeypatch.setattr(train_module, "_validate", validate)
