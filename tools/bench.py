@@ -35,7 +35,7 @@ from team_code.io.records import write_record
 from team_code.labels import CLASS_TO_SNOMED, CLASSES
 from team_code.nn.networks import ARCHITECTURES, build_model, for_inference
 from team_code.scoring.f2g2 import fbeta_gbeta
-from team_code.training.thresholds import apply_thresholds, tune_thresholds
+from team_code.training.thresholds import tune_thresholds
 from team_code.training.train import TrainOptions, categorical_cross_entropy, train_fold
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +113,7 @@ def scores_after_same_epochs(work: Path, train_n: int, test_n: int, epochs: int,
             model.load_state_dict(result.state_dict)
             model.to(device)
             probs = predict_records([model], [s for _, s in test.signals(np.arange(len(test.names)))], device)
-            f2, g2 = fbeta_gbeta(test.labels.astype(bool), apply_thresholds(probs.combined, thresholds, probs.means))
+            f2, g2 = fbeta_gbeta(test.labels.astype(bool), probs.labels(thresholds))
             out[arch].append((f2, g2, seconds))
             print(f"scores: {arch} seed {seed}: F2 {f2:.3f}, G2 {g2:.3f}, {seconds:.0f} s", flush=True)
     return out

@@ -120,8 +120,7 @@ class SmallModel:
 
     def classify(self, signals: Sequence[np.ndarray]) -> np.ndarray:
         """The driver's labels: thresholds, then the at-least-one-label rule on the windows' mean."""
-        probabilities = predict_records([self.model], signals, self.device)
-        return apply_thresholds(probabilities.combined, self.thresholds, probabilities.means)
+        return predict_records([self.model], signals, self.device).labels(self.thresholds)
 
 
 def train_small(train: CachedRecords, options: TrainOptions, seed: int, epochs: int) -> SmallModel:
@@ -453,7 +452,7 @@ def threshold_kinds(model_dir: Path, test_dir: Path) -> dict[str, tuple[float, f
     outputs = [predict_records([m], signals, ensemble.device) for m in ensemble.models]
     per_model = [p.combined for p in outputs]
     means = np.mean([p.means for p in outputs], axis=0)  # the at-least-one-label rule's fallback, as the driver's
-    single = [fbeta_gbeta(labels, apply_thresholds(p.combined, ensemble.thresholds, p.means)) for p in outputs]
+    single = [fbeta_gbeta(labels, p.labels(ensemble.thresholds)) for p in outputs]
     mean = fbeta_gbeta(labels, apply_thresholds(np.mean(per_model, axis=0), ensemble.thresholds, means))
     votes = np.mean([p >= ensemble.thresholds for p in per_model], axis=0) >= 0.5
     # A record no majority labels gets its most probable class, as apply_thresholds does.

@@ -80,7 +80,7 @@ def mean_records(per_window: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """(records, classes): the mean over each record's windows, where the at-least-one-label rule reads a
     record's most probable class (apply_thresholds' fallback). The combined vector mixes windows (a max per
     class, a min for Normal), so its argmax can name a class no single window leans to: a minute whose windows
-    each say Normal would be labelled PAC."""
+    each say Normal can be labelled STD (tests/test_length_rules.py)."""
     return np.stack([per_window[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
 
 
@@ -97,6 +97,11 @@ class RecordProbabilities:
     def of_windows(cls, per_window: np.ndarray, bounds: np.ndarray, class_set: ClassSet = CPSC2018
                    ) -> RecordProbabilities:
         return cls(combine_records(per_window, bounds, class_set), mean_records(per_window, bounds))
+
+    def labels(self, thresholds: np.ndarray) -> np.ndarray:
+        """Binary labels (records, classes): the thresholds on the combined probabilities; a record no class
+        reaches gets the most probable class of its windows' mean (apply_thresholds' fallback)."""
+        return apply_thresholds(self.combined, thresholds, self.means)
 
 
 def predict_records(models: Sequence[torch.nn.Module], signals: Sequence[np.ndarray], device: torch.device,
@@ -153,7 +158,6 @@ class Ensemble:
         return predict_records(self.models, signals, self.device, class_set=self.class_set, loss=self.loss)
 
     def classify(self, probabilities: RecordProbabilities) -> np.ndarray:
-        """Binary labels (records, classes): the tuned thresholds on the combined probabilities; a record no class
-        reaches gets the most probable class of its windows' mean (apply_thresholds' fallback)."""
-        return apply_thresholds(probabilities.combined, self.thresholds, probabilities.means)
+        """Binary labels (records, classes) with the tuned thresholds (RecordProbabilities.labels)."""
+        return probabilities.labels(self.thresholds)
 

@@ -205,8 +205,8 @@ ARCHITECTURES: dict[str, Architecture] = {
 def for_inference(model: nn.Module) -> nn.Module:
     """The model in eval mode with each convolution's batch norm folded into its weights (torch's
     fuse_conv_bn_eval), in place: the same function up to float rounding (logits within ~1e-6), one pass over
-    the data fewer per block. On 2 CPU cores it takes about 15 % off a crnn forward pass. Only conv -> batch norm
-    pairs are folded (crnn's blocks); the paper network's norm follows a max-pool and stays."""
+    the data fewer per block: a 10-fold driver.py run took 8 % less wall time (docs/benchmark_speed.md). Only
+    conv -> batch norm pairs are folded (crnn's blocks); the paper network's norm follows a max-pool and stays."""
     model.eval()
     for block in model.modules():
         if isinstance(block, nn.Sequential):
