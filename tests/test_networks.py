@@ -1,4 +1,4 @@
-"""team_code.nn.networks.for_inference: folding the batch norms changes the speed, not the answer."""
+"""team_code.nn.networks: folding the batch norms and cropping the padding change the speed, not the answer."""
 from __future__ import annotations
 
 import copy
@@ -6,7 +6,8 @@ import copy
 import torch
 from torch import nn
 
-from team_code.nn.networks import CRNN, PaperNet, for_inference
+from team_code.nn import networks
+from team_code.nn.networks import CRNN, PaperNet, feature_steps, for_inference
 
 
 def _with_batch_norm_statistics(model: nn.Module) -> nn.Module:
@@ -44,3 +45,42 @@ def test_the_paper_network_keeps_its_batch_norms_after_the_pools():
         after = for_inference(model)(x)
     assert sum(isinstance(m, nn.BatchNorm1d) for m in model.modules()) == 7
     torch.testing.assert_close(after, before)
+
+
+def test_feature_steps_counts_what_the_convolutions_give():
+    model = CRNN()
+    for samples in (640, 1000, 6401, 10000):
+        with torch.inference_mode():
+            assert model.features(torch.zeros(1, 12, samples)).shape[-1] == feature_steps(samples)
+
+
+def test_padded_windows_cropped_to_their_recorded_part_give_the_logits_of_the_whole_window(monkeypatch):
+    """Each window alone is cropped to its own length; in a batch with a 20-s window nothing is cropped. The
+    logits must agree, for lengths on and off the 64-sample grid."""
+    torch.manual_seed(0)
+    model = _with_batch_norm_statistics(CRNN())
+    lengths = [300, 640, 1000, 2999, 5000, 6401, 9000, 10000]
+    x = torch.randn(len(lengths), 12, 10000) * 0.3
+    for i, length in enumerate(lengths):
+        x[i, :, length:] = 0
+    with torch.inference_mode():
+        whole_batch = model(x)
+        alone = torch.cat([model(x[i:i + 1]) for i in range(len(lengths))])
+        widths = []
+        real_crop = networks.crop_to_recorded
+        monkeypatch.setattr(networks, "crop_to_recorded", lambda w, s: widths.append(real_crop(w, s).shape[-1])
+                            or real_crop(w, s))
+        torch.cat([model(x[i:i + 1]) for i in range(len(lengths))])
+    assert widths[0] == 384 and widths[-1] == 10000 and widths == sorted(widths)
+    torch.testing.assert_close(alone, whole_batch, rtol=1e-5, atol=1e-5)
+
+
+def test_training_runs_the_whole_window():
+    """Batch norms in training take statistics over every position: no crop there."""
+    model = CRNN().train()
+    x = torch.randn(4, 12, 10000)
+    x[:, :, 3000:] = 0
+    seen = []
+    model.features.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape[-1]))
+    model(x)
+    assert seen == [10000]

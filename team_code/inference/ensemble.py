@@ -19,6 +19,8 @@ from team_code.training import model_dir as model_files
 from team_code.training.thresholds import apply_thresholds
 
 CPSC2018 = class_sets.get("cpsc2018")
+# length_batches: a batch's windows are at least this share of its longest, so at most a quarter is padding.
+MIN_SHARE = 0.75
 
 
 def pick_device() -> torch.device:
@@ -71,6 +73,29 @@ def record_windows(signals: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarra
     return np.concatenate(windows), np.cumsum([0] + [len(w) for w in windows])
 
 
+def window_lengths(signals: Sequence[np.ndarray]) -> np.ndarray:
+    """The recorded samples of each window record_windows stacks (LENGTH but for a record shorter than that)."""
+    return np.concatenate([np.full(len(preprocess.window_starts(s.shape[1])), min(s.shape[1], preprocess.LENGTH))
+                           for s in signals])
+
+
+def length_batches(lengths: np.ndarray, batch_size: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Window indices in batches of similar recorded length, longest first, and the permutation that puts the
+    batches' concatenated outputs back in window order.
+
+    Why: outside training the network runs only over the recorded part of a batch's longest window
+    (networks.crop_to_recorded), so a batch that mixes a 6-s record with a 20-s one costs two 20-s windows.
+    A batch is closed when it is full or when the next window is shorter than MIN_SHARE of its longest."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    batches: list[list[int]] = []
+    for index in order:
+        if not batches or len(batches[-1]) == batch_size or lengths[index] < MIN_SHARE * lengths[batches[-1][0]]:
+            batches.append([])
+        batches[-1].append(int(index))
+    as_arrays = [np.array(b) for b in batches]
+    return as_arrays, np.argsort(np.concatenate(as_arrays)) if as_arrays else np.zeros(0, dtype=int)
+
+
 def combine_records(per_window: np.ndarray, bounds: np.ndarray, class_set: ClassSet = CPSC2018) -> np.ndarray:
     """(records, classes) from (windows, classes) probabilities (combine_windows over each record's rows)."""
     return np.stack([combine_windows(per_window[a:b], class_set) for a, b in zip(bounds[:-1], bounds[1:])])
@@ -108,15 +133,15 @@ def predict_records(models: Sequence[torch.nn.Module], signals: Sequence[np.ndar
                     batch_size: int = 32, class_set: ClassSet = CPSC2018, loss: str = "softmax"
                     ) -> RecordProbabilities:
     """The probabilities of prepared whole records (preprocess.prepare_signal): every 20-s window of every record
-    in batches through every model (the beat views computed once per batch), the models' probabilities averaged,
-    then the windows combined, and averaged for the fallback."""
+    in batches of similar length (length_batches) through every model (the beat views computed once per batch),
+    the models' probabilities averaged, then the windows combined, and averaged for the fallback."""
     if len(signals) == 0:
         empty = np.zeros((0, len(class_set.classes)))
         return RecordProbabilities(empty, empty.copy())
     stacked, bounds = record_windows(signals)
-    per_window = np.concatenate([predict_probabilities(models, torch.from_numpy(stacked[start:start + batch_size]),
-                                                       device, loss).cpu().numpy()
-                                 for start in range(0, len(stacked), batch_size)])
+    batches, restore = length_batches(window_lengths(signals), batch_size)
+    per_window = np.concatenate([predict_probabilities(models, torch.from_numpy(stacked[index]), device,
+                                                       loss).cpu().numpy() for index in batches])[restore]
     return RecordProbabilities.of_windows(per_window, bounds, class_set)
 
 

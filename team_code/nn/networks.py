@@ -111,10 +111,19 @@ class CRNN(nn.Module):
         return self.network(views) + self.blend * self.read(measurement_vector(views))
 
     def network(self, views: beats.Views) -> torch.Tensor:
-        """The trained network's logits, without the measurement read."""
+        """The trained network's logits, without the measurement read.
+
+        Outside training, the convolutions and the LSTM only run over the recorded part of the batch's longest
+        window and up to FEATURE_STRIDE samples of padding after it (crop_to_recorded): what lies further right
+        never reaches the time steps the head reads, so a batch of 10-s records costs half a batch of 20-s ones
+        and gives the same logits up to float rounding. Training keeps the whole window: its batch norms take
+        their statistics over every position, padding included."""
         x, length = views.x, views.length
+        full_steps = feature_steps(x.shape[-1])
+        steps = torch.ceil(length * (full_steps / x.shape[-1])).long().clamp(1, full_steps)
+        if not self.training:
+            x = crop_to_recorded(x, steps)
         features = self.features(x).transpose(1, 2)
-        steps = torch.ceil(length * (features.shape[1] / x.shape[-1])).long().clamp(1, features.shape[1])
         h, _ = self.lstm(features)
         last = h[torch.arange(h.shape[0], device=h.device), steps - 1]
         parts = [*_masked_pool(h, steps), last, *_masked_pool(features, steps), self.beat(views.templates),
@@ -160,6 +169,27 @@ class CRNN(nn.Module):
 
 RIDGE = 3e-2  # the measurement read's L2 penalty; of 1e-3, 1e-2, 3e-2 and 0.1 the best on 400 generated records
 MEDIAN_BIN = 10  # samples averaged per value of the median beat in the measurement read: 20 ms
+
+
+# The features stack's total downsampling (five stride-2 convolutions and a max-pool) and how far right of
+# FEATURE_STRIDE x j its time step j reads the input: 64 j + 93 samples, through its 7-, 2-, 5-, 5-, 5- and
+# 3-wide kernels (tests/test_networks.py checks the crop against the whole window).
+FEATURE_STRIDE = 64
+
+
+def feature_steps(samples: int) -> int:
+    """Time steps of CRNN.features for an input of `samples` (its convolutions' and the max-pool's arithmetic)."""
+    for kernel, stride in ((7, 2), (2, 2), (5, 2), (5, 2), (5, 2), (3, 2)):
+        pad = 0 if kernel == 2 else kernel // 2  # the max-pool pads nothing
+        samples = (samples + 2 * pad - kernel) // stride + 1
+    return samples
+
+
+def crop_to_recorded(x: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """The (batch, leads, samples) windows cut after the input the first `steps.max()` feature steps read
+    (a multiple of FEATURE_STRIDE, so the strides stay aligned); the whole window when that is all of it."""
+    width = FEATURE_STRIDE * (int(steps.max()) + 1)  # step s - 1 reads up to 64 s + 29
+    return x[..., :width] if width < x.shape[-1] else x
 
 
 def measurement_size(num_leads: int = 12) -> int:

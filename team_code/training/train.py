@@ -32,10 +32,12 @@ from team_code.data.workers import cpu_cores
 from team_code.inference.ensemble import (
     RecordProbabilities,
     activation,
+    length_batches,
     pick_device,
     predict_records,
     record_windows,
     views_for,
+    window_lengths,
     window_logits,
 )
 from team_code.nn import beats
@@ -402,15 +404,18 @@ def _validate(model: torch.nn.Module, data: CachedRecords, val: np.ndarray, batc
                                         data.class_set, loss)
         return _Validation(probabilities, validation_loss(data.labels[val], probabilities.combined, loss))
     model.eval()
-    stacked, bounds = record_windows([signal for _, signal in data.signals(val)])
+    signals = [signal for _, signal in data.signals(val)]
+    stacked, bounds = record_windows(signals)
+    batches, restore = length_batches(window_lengths(signals), batch_size)
     network, measurements = [], []
     with torch.inference_mode():
-        for start in range(0, len(stacked), batch_size):
-            views = beats.beat_views(torch.from_numpy(stacked[start:start + batch_size]).to(device))
+        for index in batches:
+            views = beats.beat_views(torch.from_numpy(stacked[index]).to(device))
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 network.append(model.network(views).float())
             measurements.append(measurement_vector(views))
-        network, measurements = torch.cat(network), torch.cat(measurements)
+        restore = torch.from_numpy(restore).to(device)
+        network, measurements = torch.cat(network)[restore], torch.cat(measurements)[restore]
         probabilities, mean_loss = _score(network + model.blend * model.read(measurements), bounds, data, val, loss)
     return _Validation(probabilities, mean_loss, network, measurements, bounds)
 
