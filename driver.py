@@ -22,8 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model_dir", help="folder written by train_model.py")
     parser.add_argument("test_dir", help="folder of NAME.mat + NAME.hea records")
     parser.add_argument("output_dir", help="folder for the NAME.csv outputs (created)")
-    parser.add_argument("--batch-size", type=cli.int_in_range(1), default=16,
-                        help="records per forward pass (default 16)")
+    parser.add_argument("--batch-size", type=cli.int_in_range(1), default=64,
+                        help="records classified together (default 64); their windows go through the "
+                             "network in batches of similar length")
     log.add_arguments(parser, quiet_help="no progress bar")
     args = parser.parse_args(argv)
     log.configure(quiet=args.quiet, verbose=args.verbose)

@@ -44,7 +44,7 @@ def label_signals(ensemble: Ensemble, signals: Sequence[np.ndarray]) -> tuple[np
     return to_columns(binary), to_columns(np.clip(probabilities.combined, 0.0, 1.0))
 
 
-def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | Path, batch_size: int = 16
+def label_directory(ensemble: Ensemble, test_dir: str | Path, output_dir: str | Path, batch_size: int = 64
                     ) -> tuple[int, list[tuple[str, str]]]:
     """Write OUTPUT_DIR/NAME.csv for every NAME.mat in TEST_DIR; return (records labelled, [(name, reason)]).
     Each record that gets no output is also logged as an error when it happens."""
