@@ -160,3 +160,20 @@ def test_the_report_has_no_empty_small_budget_table_when_none_ran():
     assert "Small budget" not in text and "| seed |" not in text
     small = [{"synth": (0.8, 0.6)}, {"synth": (0.7, 0.5)}]
     assert "| mean | 0.750 | 0.550 |" in transfer.to_markdown(small, None, "a machine", "cmd")
+
+
+def test_the_length_rules_agree_on_one_window_and_the_driver_rule_is_the_drivers():
+    """tools.length_rules compares ways to combine a record's windows: on a record of one window they must all
+    give that window, and its first rule must be the one the driver applies."""
+    from team_code.inference.ensemble import combine_windows
+    from tools import length_rules
+    rng = np.random.default_rng(0)
+    one = rng.dirichlet(np.ones(len(CLASSES)), size=1)
+    three = rng.dirichlet(np.ones(len(CLASSES)), size=3)
+    for rule in length_rules.RULES.values():
+        np.testing.assert_allclose(rule(one.copy()), one[0])
+    driver_rule = next(iter(length_rules.RULES.values()))
+    np.testing.assert_array_equal(driver_rule(three), combine_windows(three))
+    episodic = length_rules.RULES["max for PAC and PVC, min for Normal, mean for the rest"](three)
+    assert episodic[CLASSES.index("PVC")] == three[:, CLASSES.index("PVC")].max()
+    assert episodic[CLASSES.index("AF")] == pytest.approx(three[:, CLASSES.index("AF")].mean())
