@@ -1,5 +1,6 @@
-"""inference.length_batches: windows are batched by recorded length (so the network's crop to the recorded part
-saves time), and the outputs come back in window order whatever the batching."""
+"""inference.length_batches and train.length_sorted_order: windows are batched by recorded length (so the
+network's crop to the recorded part saves time), the outputs come back in window order whatever the batching,
+and training batches stay shuffled."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +10,7 @@ from torch import nn
 from team_code.data import preprocess
 from team_code.inference.ensemble import length_batches, predict_records, window_lengths
 from team_code.labels import CLASSES
+from team_code.training.train import POOL_BATCHES, length_sorted_order
 
 
 def test_batches_are_full_or_of_similar_length_and_restore_the_order():
@@ -51,3 +53,28 @@ def test_records_of_mixed_lengths_get_what_each_gets_alone():
         alone = predict_records([model], [signal], torch.device("cpu"))
         np.testing.assert_allclose(together.combined[k], alone.combined[0], rtol=1e-5)
         np.testing.assert_allclose(together.means[k], alone.means[0], rtol=1e-5)
+
+
+def test_training_order_groups_lengths_within_pools_and_shuffles_the_batches():
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(2000, 3 * preprocess.LENGTH, size=1100)  # records past 20 s give whole windows
+    order = rng.permutation(1001) + 50  # a fold's records: not every index of the cache
+    batch = 8
+    pool = batch * POOL_BATCHES
+    result = length_sorted_order(order, lengths, batch, np.random.default_rng(2))
+    assert sorted(result.tolist()) == sorted(order.tolist())
+    window = np.minimum(lengths, preprocess.LENGTH)
+    pool_of = {int(i): k // pool for k, i in enumerate(order)}
+    chunks = [result[i:i + batch] for i in range(0, len(result), batch)]
+    assert [len(c) for c in chunks[:-1]] == [batch] * (len(chunks) - 1) and len(chunks[-1]) == 1001 % batch
+    for chunk in chunks:
+        members = order[[pool_of[int(i)] == pool_of[int(chunk[0])] for i in order]]
+        ranked = members[np.argsort(-window[members], kind="stable")].tolist()
+        start = ranked.index(int(chunk[0]))
+        assert chunk.tolist() == ranked[start:start + len(chunk)]  # a run of its pool sorted by length
+    pools = [pool_of[int(c[0])] for c in chunks[:-1]]
+    assert pools != sorted(pools)  # the batches are shuffled across the epoch, not pool by pool
+    np.testing.assert_array_equal(result, length_sorted_order(order, lengths, batch, np.random.default_rng(2)))
+    spread = [window[c].max() - window[c].min() for c in chunks]
+    random_spread = [window[c].max() - window[c].min() for c in np.array_split(order, len(chunks))]
+    assert np.mean(spread) < 0.25 * np.mean(random_spread)

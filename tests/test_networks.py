@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
@@ -71,16 +72,20 @@ def test_padded_windows_cropped_to_their_recorded_part_give_the_logits_of_the_wh
         monkeypatch.setattr(networks, "crop_to_recorded", lambda w, s: widths.append(real_crop(w, s).shape[-1])
                             or real_crop(w, s))
         torch.cat([model(x[i:i + 1]) for i in range(len(lengths))])
-    assert widths[0] == 384 and widths[-1] == 10000 and widths == sorted(widths)
+    assert widths[0] == networks.CROP_GRAIN and widths[-1] == 10000 and widths == sorted(widths)
     torch.testing.assert_close(alone, whole_batch, rtol=1e-5, atol=1e-5)
 
 
-def test_training_runs_the_whole_window():
-    """Batch norms in training take statistics over every position: no crop there."""
+def test_training_crops_the_batch_to_its_longest_recorded_window():
+    """In training too the convolutions see the batch cropped after its longest window: the crop is where
+    training on 10-s records saves half the work."""
     model = CRNN().train()
     x = torch.randn(4, 12, 10000)
     x[:, :, 3000:] = 0
+    x[0, :, 2000:] = 0
     seen = []
     model.features.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape[-1]))
-    model(x)
-    assert seen == [10000]
+    model(x).sum().backward()
+    steps = math.ceil(3000 * networks.feature_steps(10000) / 10000)  # the time steps 3,000 samples reach
+    needed = networks.FEATURE_STRIDE * (steps + 1)
+    assert seen == [networks.CROP_GRAIN * math.ceil(needed / networks.CROP_GRAIN)] and seen[0] < 10000

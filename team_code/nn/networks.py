@@ -113,16 +113,15 @@ class CRNN(nn.Module):
     def network(self, views: beats.Views) -> torch.Tensor:
         """The trained network's logits, without the measurement read.
 
-        Outside training, the convolutions and the LSTM only run over the recorded part of the batch's longest
-        window and up to FEATURE_STRIDE samples of padding after it (crop_to_recorded): what lies further right
-        never reaches the time steps the head reads, so a batch of 10-s records costs half a batch of 20-s ones
-        and gives the same logits up to float rounding. Training keeps the whole window: its batch norms take
-        their statistics over every position, padding included."""
+        The convolutions and the LSTM only run over the recorded part of the batch's longest window and up to
+        FEATURE_STRIDE samples of padding after it (crop_to_recorded): what lies further right never reaches the
+        time steps the head reads, so a batch of 10-s records costs half a batch of 20-s ones. Outside training
+        the logits are those of the whole window up to float rounding; in training the batch norms take their
+        statistics over the cropped batch, so train.length_sorted_order groups records of similar length."""
         x, length = views.x, views.length
         full_steps = feature_steps(x.shape[-1])
         steps = torch.ceil(length * (full_steps / x.shape[-1])).long().clamp(1, full_steps)
-        if not self.training:
-            x = crop_to_recorded(x, steps)
+        x = crop_to_recorded(x, steps)
         features = self.features(x).transpose(1, 2)
         h, _ = self.lstm(features)
         last = h[torch.arange(h.shape[0], device=h.device), steps - 1]
@@ -175,6 +174,7 @@ MEDIAN_BIN = 10  # samples averaged per value of the median beat in the measurem
 # FEATURE_STRIDE x j its time step j reads the input: 64 j + 93 samples, through its 7-, 2-, 5-, 5-, 5- and
 # 3-wide kernels (tests/test_networks.py checks the crop against the whole window).
 FEATURE_STRIDE = 64
+CROP_GRAIN = 16 * FEATURE_STRIDE  # crop widths are multiples of 1,024 samples: ten widths up to a 20-s window
 
 
 def feature_steps(samples: int) -> int:
@@ -187,8 +187,12 @@ def feature_steps(samples: int) -> int:
 
 def crop_to_recorded(x: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
     """The (batch, leads, samples) windows cut after the input the first `steps.max()` feature steps read
-    (a multiple of FEATURE_STRIDE, so the strides stay aligned); the whole window when that is all of it."""
-    width = FEATURE_STRIDE * (int(steps.max()) + 1)  # step s - 1 reads up to 64 s + 29
+    (a multiple of CROP_GRAIN, so the strides stay aligned); the whole window when that is all of it.
+
+    Why the coarse grain: every new input width is a new set of buffer sizes, and a training run that saw
+    dozens of widths held twice the memory of one that saw one (docs/benchmark_speed.md)."""
+    needed = FEATURE_STRIDE * (int(steps.max()) + 1)  # step s - 1 reads up to 64 s + 29
+    width = CROP_GRAIN * -(-needed // CROP_GRAIN)
     return x[..., :width] if width < x.shape[-1] else x
 
 

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from team_code import class_sets, log
+from team_code.data import preprocess
 from team_code.data.augment import augment
 from team_code.data.cache import CachedRecords, build_cache, cache_file, training_records
 from team_code.data.folds import stratified_folds
@@ -126,6 +127,29 @@ def record_weights(labels: np.ndarray) -> np.ndarray:
     per_class = np.sqrt(len(labels) / (labels.shape[1] * np.maximum(counts, 1)))
     weights = (labels * per_class).sum(axis=1) / np.maximum(labels.sum(axis=1), 1)
     return (weights / weights.mean()).astype(np.float32)
+
+
+POOL_BATCHES = 16  # length_sorted_order sorts each run of this many batches by length
+
+
+def length_sorted_order(order: np.ndarray, lengths: np.ndarray, batch_size: int,
+                        rng: np.random.Generator) -> np.ndarray:
+    """The epoch's shuffled record order regrouped so that each batch holds records of similar length: every run
+    of POOL_BATCHES batches is sorted by recorded window length and cut into batches, and the full batches are
+    shuffled (the one short batch, if any, stays last so CachedRecords.batches cuts the same batches).
+
+    Why: CRNN crops a batch after its longest window (networks.crop_to_recorded); a random batch of 32 nearly
+    always holds one 20-s window, so without grouping a CPSC-like set (most records 10-20 s) pays for padding
+    on a third of its samples. Sorting only within a pool of 512 records keeps the batches' labels mixed."""
+    window = np.minimum(np.asarray(lengths)[order], preprocess.LENGTH)
+    pool = batch_size * POOL_BATCHES
+    batches = []
+    for start in range(0, len(order), pool):
+        part = order[start:start + pool][np.argsort(-window[start:start + pool], kind="stable")]
+        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
+    full = [b for b in batches if len(b) == batch_size]
+    short = [b for b in batches if len(b) < batch_size]
+    return np.concatenate([full[i] for i in rng.permutation(len(full))] + short) if batches else order
 
 
 def soft_targets(labels: torch.Tensor) -> torch.Tensor:
@@ -285,6 +309,8 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
         model.train()
         total = torch.zeros((), device=device)
         order = rng.permutation(train_idx)
+        if isinstance(model, CRNN):  # it crops each batch after its longest window; the paper's network reads all
+            order = length_sorted_order(order, data.lengths, options.batch_size, rng)
         bar = tqdm(total=len(order), desc=f"fold {fold + 1}/{options.folds} epoch {epoch + 1}/{options.epochs}",
                    unit="rec", leave=False, disable=not log.progress_bars(), file=sys.stderr)
         for chunk, x, y in data.batches(order, options.batch_size, pin_memory=pin, rng=rng,
