@@ -16,7 +16,7 @@ from team_code import class_sets, cli, log
 from team_code.data.cache import CacheError
 from team_code.io.records import RecordError
 from team_code.nn.networks import ARCHITECTURES
-from team_code.training.train import INT_LIMITS, LR_SCHEDULES, TrainingError, TrainOptions, train
+from team_code.training.train import INT_LIMITS, LR_SCHEDULES, PRECISIONS, TrainingError, TrainOptions, train
 
 DEFAULTS = TrainOptions()  # the one place the defaults are set; the help texts show them
 
@@ -63,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         f"(default {defaults['patience']})")
     parser.add_argument("--threads", type=whole("threads"), default=DEFAULTS.threads,
                         help="torch threads per process (default: cores / processes)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULTS.precision,
+                        help="the training step's arithmetic: auto takes bf16 on CUDA and on CPUs with AMX, fp32 "
+                        f"elsewhere (default {DEFAULTS.precision})")
     parser.add_argument("--cache-dir", default=DEFAULTS.cache_dir,
                         help="where to keep the preprocessed HDF5 cache (default MODEL_DIR/cache)")
     log.add_arguments(parser, quiet_help="no progress bars or per-epoch lines (skipped records, warnings still show)")
@@ -82,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     options = TrainOptions(folds=args.folds, epochs=args.epochs, arch=args.arch, seed=args.seed,
                            batch_size=args.batch_size, learning_rate=args.learning_rate, augment=args.augment,
                            class_weights=args.class_weights, lr_schedule=args.lr_schedule, patience=args.patience,
-                           threads=args.threads, cache_dir=args.cache_dir, classes=args.classes, loss=args.loss)
+                           threads=args.threads, cache_dir=args.cache_dir, classes=args.classes, loss=args.loss,
+                           precision=args.precision)
     try:
         report = train(args.train_dir, args.model_dir, options)
     except (TrainingError, CacheError, RecordError, OSError) as error:  # one line naming the file and the reason

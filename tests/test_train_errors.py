@@ -120,6 +120,7 @@ def test_a_bad_option_is_a_usage_error_before_the_model_is_touched(synth_train_d
     ({"folds": 1}, "folds must be a whole number at least 2, got 1"),
     ({"lr_schedule": "cosine"}, "unknown lr_schedule 'cosine' (known: onecycle, constant)"),
     ({"arch": "resnet"}, "unknown arch 'resnet' (known: crnn, paper)"),
+    ({"precision": "fp16"}, "unknown precision 'fp16' (known: auto, fp32, bf16)"),
 ])
 def test_train_refuses_bad_options_before_reading_or_writing(synth_train_dir, tmp_path, change, reason):
     model = finished_model(tmp_path / "model")

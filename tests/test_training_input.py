@@ -275,3 +275,42 @@ def test_validation_hands_on_the_window_means_of_long_records(tmp_path):
     np.testing.assert_allclose(validation.probabilities.combined, driver.combined, atol=1e-6)
     np.testing.assert_allclose(validation.probabilities.means, driver.means, atol=1e-6)
     assert not np.allclose(driver.means, driver.combined)
+
+
+def test_auto_precision_takes_bf16_only_where_the_hardware_computes_it(monkeypatch):
+    from team_code.training.train import training_precision
+
+    assert training_precision("fp32", torch.device("cuda")) == "fp32"
+    assert training_precision("bf16", torch.device("cpu")) == "bf16"
+    assert training_precision("auto", torch.device("cuda")) == "bf16"
+    for amx, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
+        assert training_precision("auto", torch.device("cpu")) == expected
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # a torch without the private probe
+    assert training_precision("auto", torch.device("cpu")) == "fp32"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_training_step_runs_in_the_chosen_precision_and_validation_in_fp32(synth_train_dir, tmp_path,
+                                                                               monkeypatch, precision):
+    from team_code.data.cache import CachedRecords, build_cache
+    from team_code.data.folds import stratified_folds
+    from team_code.training import train
+
+    data = CachedRecords.open(build_cache(synth_train_dir, tmp_path / "cache"))
+    seen = set()
+    build = train.build_model
+
+    def recording_model(*args, **kwargs):
+        model = build(*args, **kwargs)
+        model.dense[-1].register_forward_hook(lambda module, _, out: seen.add((module.training, out.dtype)))
+        return model
+
+    monkeypatch.setattr(train, "build_model", recording_model)
+    folds = stratified_folds(data.labels, 2, seed=0)
+    options = TrainOptions(folds=2, epochs=1, augment=False, precision=precision)
+    result = train.train_fold(data, folds, fold=0, options=options, device=torch.device("cpu"))
+    step = torch.bfloat16 if precision == "bf16" else torch.float32
+    assert seen == {(True, step), (False, torch.float32)}
+    assert np.isfinite(result.history[0]["train_loss"]) and np.isfinite(result.best_val_cross_entropy)

@@ -36,7 +36,7 @@ from team_code.labels import CLASS_TO_SNOMED, CLASSES
 from team_code.nn.networks import ARCHITECTURES, build_model, for_inference
 from team_code.scoring.f2g2 import fbeta_gbeta
 from team_code.training.thresholds import tune_thresholds
-from team_code.training.train import TrainOptions, categorical_cross_entropy, train_fold
+from team_code.training.train import TrainOptions, categorical_cross_entropy, train_fold, training_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,9 +55,11 @@ def count_flops(model: nn.Module) -> int:
     return int(counter.get_total_flops() + sum(steps))
 
 
-def speed(arch: str, batch: int, steps: int, device: torch.device) -> tuple[float, float]:
-    """(training records/s, inference ms/record) on random input, after one warm-up step; inference as the driver
-    runs it (networks.for_inference, the beat views included)."""
+def speed(arch: str, batch: int, steps: int, device: torch.device, precision: str = "auto") -> tuple[float, float]:
+    """(training records/s, inference ms/record) on random input, after one warm-up step; the training step in the
+    precision train_model.py would take (training_precision), inference as the driver runs it
+    (networks.for_inference, the beat views included, fp32 on CPU)."""
+    bf16 = training_precision(precision, device) == "bf16"
     model = build_model(arch).to(device)
     optimizer = torch.optim.Adam(model.parameters())
     x = torch.randn(batch, 12, preprocess.LENGTH, device=device)
@@ -66,8 +68,9 @@ def speed(arch: str, batch: int, steps: int, device: torch.device) -> tuple[floa
     for _ in range(steps + 1):
         start = time.perf_counter()
         model.train()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = categorical_cross_entropy(model(x), y).mean()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x)
+        loss = categorical_cross_entropy(logits.float(), y).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -75,9 +75,11 @@ class TrainOptions:
     cache_dir: str | None = None    # default: MODEL_DIR/cache
     classes: str = class_sets.DEFAULT  # the class set (team_code.class_sets): "cpsc2018" or "cinc2020"
     loss: str | None = None             # "softmax" or "bce"; default: the class set's
+    precision: str = "auto"             # of the training step: "fp32", "bf16", or "auto" (training_precision)
 
 
 LR_SCHEDULES = ("onecycle", "constant")
+PRECISIONS = ("auto", "fp32", "bf16")
 # The range of each whole-number option (None: unbounded or, for patience and threads, the default); train_model.py's
 # parser and check_options both hold options to it. Seeds seed numpy's generators, which take no negative numbers.
 INT_LIMITS: dict[str, tuple[int, int | None]] = {
@@ -99,7 +101,8 @@ def check_options(options: TrainOptions) -> None:
     rate = options.learning_rate
     if rate is not None and not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
         raise TrainingError(f"learning_rate must be a finite number above 0, got {rate!r}")
-    for name, known in (("arch", ARCHITECTURES), ("lr_schedule", LR_SCHEDULES), ("loss", class_sets.LOSSES)):
+    for name, known in (("arch", ARCHITECTURES), ("lr_schedule", LR_SCHEDULES), ("loss", class_sets.LOSSES),
+                        ("precision", PRECISIONS)):
         value = getattr(options, name)
         if not (value is None and name != "arch") and value not in known:
             raise TrainingError(f"unknown {name} {value!r} (known: {', '.join(known)})")
@@ -117,6 +120,19 @@ def with_defaults(options: TrainOptions) -> TrainOptions:
     return replace(options, loss=loss, **{name: getattr(arch, name) for name in
                                           ("learning_rate", "augment", "class_weights", "lr_schedule", "patience")
                                           if getattr(options, name) is None})
+
+
+def training_precision(requested: str, device: torch.device) -> str:
+    """The precision of the training step's forward pass (bf16 autocast or fp32). "auto" takes bf16 where the
+    hardware computes it natively, on CUDA and on CPUs with AMX tiles (Intel Xeon, 2 cores: a 5-fold x 2-epoch
+    run 84 -> 71 s, scores within the seed spread, docs/benchmark_speed.md), and fp32 elsewhere, where bf16 is
+    emulated and slower. The views, validation and inference stay fp32 on CPU."""
+    if requested != "auto":
+        return requested
+    if device.type == "cuda":
+        return "bf16"
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private in torch 2.13; absent: assume none
+    return "bf16" if device.type == "cpu" and amx is not None and amx() else "fp32"
 
 
 def record_weights(labels: np.ndarray) -> np.ndarray:
@@ -219,6 +235,8 @@ def _train(train_dir: Path, model_dir: Path, options: TrainOptions, world: distr
     model_dir.mkdir(parents=True, exist_ok=True)
 
     folds = stratified_folds(data.labels, options.folds, options.seed)
+    # The precision "auto" resolved to joins the fingerprint: a run resumed where it resolves otherwise retrains.
+    options = replace(options, precision=training_precision(options.precision, device))
     fingerprint = model_files.fingerprint(cache_path.name, asdict(options))
     if world.rank == 0 and model_files.begin(model_dir, fingerprint):
         logger.info(f"{model_dir} holds a model of another training run: its config.json is removed, and the "
@@ -286,6 +304,7 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
         raise ValueError("train_fold: model_dir and fingerprint go together (a checkpoint belongs to one run)")
     options = with_defaults(options)
     device = device or pick_device()
+    bf16 = training_precision(options.precision, device) == "bf16"
     val = folds[fold]
     train_idx = np.sort(np.concatenate([f for k, f in enumerate(folds) if k != fold]))
     torch.manual_seed(options.seed * 1000 + fold)
@@ -318,9 +337,9 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with torch.no_grad():  # the views depend on the (augmented) window only, not on the weights
                 views = views_for([model], x)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = window_logits(model, x, views)
-            loss = criterion(logits, y)
+            loss = criterion(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
             (loss * torch.from_numpy(weights[chunk]).to(device)).mean().backward()
             optimizer.step()
