@@ -231,7 +231,8 @@ def profile(work: Path, quick: bool) -> str:
     from torch.profiler import ProfilerActivity, record_function
 
     from team_code.data.augment import augment
-    from team_code.inference.ensemble import activation, combine_records, record_windows, window_logits
+    from team_code.inference.ensemble import (activation, combine_records, length_batches, record_windows,
+                                              window_lengths, window_logits)
     from team_code.inference.label_folder import _prepare
     from team_code.io.records import record_names
     from team_code.nn.beats import beat_views
@@ -247,6 +248,7 @@ def profile(work: Path, quick: bool) -> str:
     model = build_model("crnn")
     optimizer = torch.optim.Adam(model.parameters())
     rng = np.random.default_rng(0)
+    bf16 = training_precision("auto", torch.device("cpu")) == "bf16"  # as train_model.py would take it here
 
     def train_step() -> None:
         with record_function("augment (numpy, reader thread)"):
@@ -255,8 +257,9 @@ def profile(work: Path, quick: bool) -> str:
             window = torch.from_numpy(window)
         with record_function("beat views"), torch.no_grad():
             views = beat_views(window)
-        with record_function("network forward"):
-            loss = categorical_cross_entropy(window_logits(model, window, views), y).mean()
+        with record_function("network forward"), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = window_logits(model, window, views)
+        loss = categorical_cross_entropy(logits.float(), y).mean()
         with record_function("backward"):
             optimizer.zero_grad()
             loss.backward()
@@ -276,15 +279,16 @@ def profile(work: Path, quick: bool) -> str:
         with record_function("read and preprocess"):
             prepared = [_prepare(work / "test", name) for name in names]
         stacked, bounds = record_windows(prepared)
+        batches, restore = length_batches(window_lengths(prepared), 32)  # as predict_records batches them
         parts = []
         with torch.inference_mode():
-            for start in range(0, len(stacked), 32):
-                window = torch.from_numpy(stacked[start:start + 32])
+            for index in batches:
+                window = torch.from_numpy(stacked[index])
                 with record_function("beat views"):
                     views = beat_views(window)
                 with record_function(f"{folds} fold networks"):
                     parts.append(sum(activation(window_logits(m, window, views)) for m in ensemble) / folds)
-        combine_records(torch.cat(parts).numpy(), bounds)
+        combine_records(torch.cat(parts).numpy()[restore], bounds)
 
     label_all()
     start = time.perf_counter()
