@@ -120,3 +120,49 @@ def test_a_record_noisy_throughout_is_not_taken_for_spikes():
     spiked[:, 1000] += 5.0
     kept = preprocess.remove_spikes(spiked, 500)
     assert np.abs(kept[:, 1000]).max() < 0.1 and np.array_equal(kept[:, :1000], spiked[:, :1000])
+
+
+def _median_filter_spikes(signal: np.ndarray, size: int) -> np.ndarray:
+    """The definition spike_samples shortcuts: a full running median (scipy) over the whole record."""
+    from scipy.ndimage import median_filter
+
+    return np.abs(signal - median_filter(signal, size=(1, size), mode="nearest")).sum(axis=0) > preprocess.SPIKE_MV
+
+
+@pytest.mark.parametrize("size", [5, 7])  # 500 Hz and 250 Hz take 5 samples, 1,000 Hz 7
+def test_spike_samples_equal_a_full_running_median(size):
+    import tempfile
+    from pathlib import Path
+
+    from simulators import synth
+    from team_code.io.records import load_record
+
+    rng = np.random.default_rng(size)
+    with tempfile.TemporaryDirectory() as tmp:
+        synth.generate_dataset(Path(tmp), 4, seed=11, min_seconds=10, max_seconds=10)
+        signals = [load_record(p.with_suffix("")).signal.astype(np.float64) for p in sorted(Path(tmp).glob("*.hea"))]
+    signals += [_spiked(s, 500, k) for k, s in enumerate(signals)]  # spikes on and off the QRS complexes
+    noise = rng.normal(0.0, 0.6, (12, 3000))  # broadband noise: most samples are candidates
+    noise[:, :4] += 8.0  # a spike at the record's start, where the "nearest" padding decides
+    faint = rng.normal(0.0, 0.01, (12, 3000))
+    faint[:, 1000::400] += 0.24  # spikes whose 12 leads sum to just above SPIKE_MV: the bound's tightest case
+    signals += [noise, faint, np.zeros((12, 3000)), np.full((12, size), 3.0)]
+    found = 0
+    for signal in signals:
+        expected = _median_filter_spikes(signal, size)
+        np.testing.assert_array_equal(preprocess.spike_samples(signal, size), expected)
+        found += expected.sum()
+    assert found > 100  # the comparison covered spikes, not only clean samples
+
+
+def test_spike_samples_equal_a_full_running_median_on_real_records(real_samples):
+    from team_code.io.records import load_record, record_names
+
+    folder = real_samples / "cinc2021"
+    found = 0
+    for name in record_names(folder):
+        signal = load_record(folder / name).signal.astype(np.float64)
+        expected = _median_filter_spikes(signal, 5)
+        np.testing.assert_array_equal(preprocess.spike_samples(signal, 5), expected, err_msg=name)
+        found += expected.sum()
+    assert found > 0  # the glitches of JS20007 and JS20011

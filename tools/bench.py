@@ -231,8 +231,14 @@ def profile(work: Path, quick: bool) -> str:
     from torch.profiler import ProfilerActivity, record_function
 
     from team_code.data.augment import augment
-    from team_code.inference.ensemble import (activation, combine_records, length_batches, record_windows,
-                                              window_lengths, window_logits)
+    from team_code.inference.ensemble import (
+        activation,
+        combine_records,
+        length_batches,
+        record_windows,
+        window_lengths,
+        window_logits,
+    )
     from team_code.inference.label_folder import _prepare
     from team_code.io.records import record_names
     from team_code.nn.beats import beat_views

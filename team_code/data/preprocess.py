@@ -12,7 +12,8 @@ import math
 from fractions import Fraction
 
 import numpy as np
-from scipy.ndimage import median_filter
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
 from scipy.signal import resample_poly
 
 FS = 500
@@ -60,8 +61,7 @@ def remove_spikes(signal: np.ndarray, fs: float) -> np.ndarray:
     size = 2 * max(2, math.ceil(SPIKE_SECONDS * fs)) + 1  # at least 5: a spike of 2 samples at 250 Hz
     if signal.shape[-1] < size:
         return signal
-    smooth = median_filter(signal, size=(1, size), mode="nearest")
-    spike = np.abs(signal - smooth).sum(axis=0) > SPIKE_MV
+    spike = spike_samples(signal, size)
     if not spike.any() or spike.mean() > SPIKE_MAX_FRACTION:
         return signal
     out = np.array(signal, copy=True)
@@ -69,6 +69,25 @@ def remove_spikes(signal: np.ndarray, fs: float) -> np.ndarray:
     for lead in range(signal.shape[0]):  # each lead drawn straight across the spike, as it ran before and after
         out[lead, spike] = np.interp(index[spike], index[~spike], signal[lead, ~spike])
     return out
+
+
+def spike_samples(signal: np.ndarray, size: int) -> np.ndarray:
+    """Where the leads' summed |signal - running median over `size` samples| exceeds SPIKE_MV: exactly what a
+    median_filter(signal, (1, size), mode="nearest") over the whole record gives, at half the cost.
+
+    Why the shortcut is exact: a sample's distance from the median of a window that holds it is at most the
+    window's range (max - min), so where the leads' summed ranges stay within SPIKE_MV no sample can be a spike.
+    The median is computed only at the rest (about 5 % of a generated record's samples: the QRS complexes)."""
+    half = size // 2
+    ranges = (maximum_filter1d(signal, size, axis=-1, mode="nearest")
+              - minimum_filter1d(signal, size, axis=-1, mode="nearest")).sum(axis=0)
+    spike = np.zeros(signal.shape[-1], dtype=bool)
+    candidates = np.flatnonzero(ranges > SPIKE_MV)
+    if candidates.size:
+        padded = np.pad(signal, ((0, 0), (half, half)), mode="edge")  # mode="nearest" of scipy.ndimage
+        median = np.median(sliding_window_view(padded, size, axis=-1)[:, candidates], axis=-1)
+        spike[candidates] = np.abs(signal[:, candidates] - median).sum(axis=0) > SPIKE_MV
+    return spike
 
 
 def prepare_counts(signal: np.ndarray, fs: float) -> np.ndarray:
