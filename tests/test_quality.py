@@ -13,6 +13,7 @@ from simulators import perturb
 from team_code.data import preprocess
 from team_code.io.records import read_header, record_names
 from team_code.labels import CLASSES
+from team_code.scoring.f2g2 import beta_measures
 from team_code.training.train import TrainOptions
 from tools import transfer
 
@@ -105,6 +106,40 @@ def test_robustness_table_marks_families_more_than_the_margin_below_clean():
     assert "| lead_gains | 0.760 (-0.040) | 0.550 |" in text
     assert "| pacing_spikes | **0.700 (-0.100)** | 0.500 |" in text
     assert "different labels in 4 of 300 synth records" in text
+
+
+def test_robustness_keeps_each_class_f2_per_family(perturbed):
+    """A classifier whose AF output depends on the chest leads: only AF's F2 can differ on the six-lead copies."""
+    _, folders = perturbed
+    af = CLASSES.index("AF")
+
+    def classify(signals):
+        labels = np.zeros((len(signals), len(CLASSES)), dtype=bool)
+        labels[:, af] = [bool(np.abs(s[6:]).sum() > 0) for s in signals]  # AF, unless the chest leads are flat
+        return labels
+
+    families = {f: folders[f] for f in ("clean", "limb_leads_only")}
+    result = transfer.robustness(families, [classify, by_length])
+    for family, sets in families.items():
+        for name, folder in sets.items():
+            expected = np.mean([beta_measures(*transfer.label_folder(folder, c))["f_beta_per_class"]
+                                for c in (classify, by_length)], axis=0)
+            np.testing.assert_allclose(result.per_class[family][name], expected)
+    alone = transfer.robustness(families, [classify])
+    loss = alone.per_class["limb_leads_only"]["synth"] - alone.per_class["clean"]["synth"]
+    assert np.all(np.delete(loss, af) == 0)
+
+
+def test_robustness_table_says_which_classes_a_family_below_the_margin_loses():
+    per_class = {"clean": {"synth": np.full(len(CLASSES), 0.8)},
+                 "lead_gains": {"synth": np.full(len(CLASSES), 0.78)},
+                 "limb_leads_only": {"synth": np.where(np.isin(CLASSES, ["STD", "STE"]), 0.2, 0.8)}}
+    result = transfer.Robustness({"clean": {"synth": (0.80, 0.60)}, "lead_gains": {"synth": (0.78, 0.58)},
+                                  "limb_leads_only": {"synth": (0.67, 0.45)}}, {"synth": 300}, {}, 1, per_class)
+    text = "\n".join(transfer.robustness_markdown("title", result))
+    row = "| limb_leads_only | synth | " + " | ".join("-0.60" if c in ("STD", "STE") else "+0.00" for c in CLASSES)
+    assert row + " |" in text
+    assert "| lead_gains | synth |" not in text  # within the margin: no breakdown
 
 
 def test_mixture_flags_the_worst_held_out_source_not_the_training_source():
