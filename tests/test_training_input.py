@@ -54,6 +54,20 @@ def test_electrode_motion_obeys_the_lead_equations_and_its_amplitude():
         assert (np.abs(motion).max(axis=0) > 0).mean() < 0.5  # bursts, not a whole record
 
 
+def test_sines_added_row_by_row_equal_the_batched_expression_to_the_bit():
+    from team_code.data.augment import _add_sines
+
+    rng = np.random.default_rng(9)
+    time = np.arange(LENGTH, dtype=np.float32) / FS
+    rows = np.array([0, 3, 4])
+    hz, phase, amplitude = (rng.uniform(0.05, 60.0, (3, 12, 1)).astype(np.float32) for _ in range(3))
+    extra = rng.normal(size=(5, 12, LENGTH)).astype(np.float32)
+    expected = extra.copy()
+    expected[rows] += amplitude * np.sin(2 * np.pi * hz * time[None, None, :] + phase)
+    _add_sines(extra, rows, amplitude, hz, phase, time)
+    np.testing.assert_array_equal(extra, expected)
+
+
 def test_some_records_are_shown_as_a_six_lead_device_records_them():
     rng = np.random.default_rng(7)
     lengths = np.full(400, LENGTH)

@@ -40,28 +40,48 @@ def augment(signals: np.ndarray, lengths: np.ndarray, rng: np.random.Generator) 
     gain = np.exp(rng.uniform(np.log(0.5), np.log(2.0), (batch, 1, 1)))
     gain = gain * np.where(rng.random((batch, 1, 1)) < 0.5, np.exp(rng.normal(0.0, 0.1, (batch, leads, 1))), 1.0)
     signals *= gain.astype(np.float32)
-    time = (np.arange(samples, dtype=np.float32) / FS)[None, None, :]
+    time = np.arange(samples, dtype=np.float32) / FS
     extra = np.zeros_like(signals)
     wander = np.flatnonzero(rng.random(batch) < 0.5)  # baseline wander: breathing and electrode drift
     for _ in range(2):
         hz = rng.uniform(0.05, 0.6, (len(wander), leads, 1)).astype(np.float32)
         phase = rng.uniform(0, 2 * np.pi, (len(wander), leads, 1)).astype(np.float32)
         amplitude = rng.uniform(0.0, 0.3, (len(wander), leads, 1)).astype(np.float32)
-        extra[wander] += amplitude * np.sin(2 * np.pi * hz * time + phase)
+        _add_sines(extra, wander, amplitude, hz, phase, time)
     noisy = np.flatnonzero(rng.random(batch) < 0.5)  # muscle and amplifier noise
-    extra[noisy] += (rng.uniform(0.005, 0.05, (len(noisy), 1, 1)).astype(np.float32)
-                     * rng.standard_normal((len(noisy), leads, samples), dtype=np.float32))
+    level = rng.uniform(0.005, 0.05, len(noisy)).astype(np.float32)
+    noise = rng.standard_normal((len(noisy), leads, samples), dtype=np.float32)
+    for row, k in enumerate(noisy):
+        noise[row] *= level[row]
+        extra[k] += noise[row]
     mains = np.flatnonzero(rng.random(batch) < 0.2)  # mains interference, 50 or 60 Hz
     hz = np.where(rng.random((len(mains), 1, 1)) < 0.5, 50.0, 60.0).astype(np.float32)
     amplitude = rng.uniform(0.005, 0.05, (len(mains), leads, 1)).astype(np.float32)  # drawn before the phase
     phase = rng.uniform(0, 2 * np.pi, (len(mains), leads, 1)).astype(np.float32)
-    extra[mains] += amplitude * np.sin(2 * np.pi * hz * time + phase)
+    _add_sines(extra, mains, amplitude, hz, phase, time)
     for k in np.flatnonzero(rng.random(batch) < MOTION_PROBABILITY):
         extra[k] += _electrode_motion(samples, rng)
-    signals += extra * recorded
+    extra *= recorded
+    signals += extra
     for k in np.flatnonzero(rng.random(batch) < 0.1):  # one or two leads came off
         signals[k, rng.choice(leads, size=int(rng.integers(1, 3)), replace=False)] = 0.0
     signals[rng.random(batch) < CHEST_FLAT_PROBABILITY, 6:] = 0.0  # a six-lead device: the chest leads empty
+
+
+def _add_sines(extra: np.ndarray, rows: np.ndarray, amplitude: np.ndarray, hz: np.ndarray, phase: np.ndarray,
+               time: np.ndarray) -> None:
+    """extra[rows] += amplitude * sin(2 pi hz time + phase), one (12, samples) row at a time in one buffer.
+
+    Why not one batched expression: it made four batch-sized temporaries, and filling their fresh pages cost
+    more than the sines; row by row, in place, the values are the same to the bit."""
+    buffer = np.empty(extra.shape[1:], dtype=np.float32)
+    omega = 2 * np.pi * hz
+    for row, k in enumerate(rows):
+        np.multiply(omega[row], time, out=buffer)
+        buffer += phase[row]
+        np.sin(buffer, out=buffer)
+        buffer *= amplitude[row]
+        extra[k] += buffer
 
 
 def _electrode_motion(samples: int, rng: np.random.Generator) -> np.ndarray:
@@ -104,7 +124,9 @@ def _stretch(signal: np.ndarray, n: int, factor: float) -> int:
     low = np.floor(source).astype(np.int64)
     high = np.minimum(low + 1, n - 1)
     fraction = (source - low).astype(np.float32)
-    stretched = signal[:, low] * (1 - fraction) + signal[:, high] * fraction
+    stretched = np.take(signal, low, axis=1)  # in place from here: the same values as one expression, fewer copies
+    stretched *= 1 - fraction
+    stretched += np.take(signal, high, axis=1) * fraction
     signal[:, :m] = stretched
     signal[:, m:] = 0.0
     return m

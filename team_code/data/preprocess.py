@@ -73,7 +73,7 @@ def remove_spikes(signal: np.ndarray, fs: float) -> np.ndarray:
 
 def spike_samples(signal: np.ndarray, size: int) -> np.ndarray:
     """Where the leads' summed |signal - running median over `size` samples| exceeds SPIKE_MV: exactly what a
-    median_filter(signal, (1, size), mode="nearest") over the whole record gives, at half the cost.
+    median_filter(signal, (1, size), mode="nearest") over the whole record gives, in about 60 % of the time.
 
     Why the shortcut is exact: a sample's distance from the median of a window that holds it is at most the
     window's range (max - min), so where the leads' summed ranges stay within SPIKE_MV no sample can be a spike.
