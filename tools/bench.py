@@ -36,7 +36,13 @@ from team_code.labels import CLASS_TO_SNOMED, CLASSES
 from team_code.nn.networks import ARCHITECTURES, build_model, for_inference
 from team_code.scoring.f2g2 import fbeta_gbeta
 from team_code.training.thresholds import tune_thresholds
-from team_code.training.train import TrainOptions, categorical_cross_entropy, train_fold, training_precision
+from team_code.training.train import (
+    TrainOptions,
+    categorical_cross_entropy,
+    train_fold,
+    training_logits,
+    training_precision,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,9 +74,7 @@ def speed(arch: str, batch: int, steps: int, device: torch.device, precision: st
     for _ in range(steps + 1):
         start = time.perf_counter()
         model.train()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(x)
-        loss = categorical_cross_entropy(logits.float(), y).mean()
+        loss = categorical_cross_entropy(training_logits(model, x, None, bf16), y).mean()  # crnn: views inside
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -263,9 +267,9 @@ def profile(work: Path, quick: bool) -> str:
             window = torch.from_numpy(window)
         with record_function("beat views"), torch.no_grad():
             views = beat_views(window)
-        with record_function("network forward"), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = window_logits(model, window, views)
-        loss = categorical_cross_entropy(logits.float(), y).mean()
+        with record_function("network forward"):
+            logits = training_logits(model, window, views, bf16)
+        loss = categorical_cross_entropy(logits, y).mean()
         with record_function("backward"):
             optimizer.zero_grad()
             loss.backward()

@@ -135,6 +135,14 @@ def training_precision(requested: str, device: torch.device) -> str:
     return "bf16" if device.type == "cpu" and amx is not None and amx() else "fp32"
 
 
+def training_logits(model: torch.nn.Module, x: torch.Tensor, views: beats.Views | None, bf16: bool) -> torch.Tensor:
+    """The training step's forward pass: under bf16 autocast when `bf16` (training_precision), the logits
+    returned in fp32 for the loss. One definition for train_fold and for the benchmarks that time its step."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        logits = window_logits(model, x, views)
+    return logits.float()
+
+
 def record_weights(labels: np.ndarray) -> np.ndarray:
     """Per-record loss weights that lift rare classes: each class weighs sqrt(N / (classes x its count)) (the
     square root tempers it: full inverse frequency overfits the few STE records), a record the mean of its
@@ -337,9 +345,7 @@ def train_fold(data: CachedRecords, folds: Sequence[np.ndarray], *, fold: int, o
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with torch.no_grad():  # the views depend on the (augmented) window only, not on the weights
                 views = views_for([model], x)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                logits = window_logits(model, x, views)
-            loss = criterion(logits.float(), y)
+            loss = criterion(training_logits(model, x, views, bf16), y)
             optimizer.zero_grad(set_to_none=True)
             (loss * torch.from_numpy(weights[chunk]).to(device)).mean().backward()
             optimizer.step()
