@@ -45,12 +45,12 @@ def beat_views(x: torch.Tensor) -> Views:
     x = standardise(x, length)
     positions, valid = locate_beats(x, length)
     return Views(x, length, beat_templates(x, positions, valid, length), rr_features(positions, valid),
-                 x.ne(0).any(dim=2))
+                 x.any(dim=2))
 
 
 def recorded_length(x: torch.Tensor) -> torch.Tensor:
     """Samples up to the last one where any lead is non-zero: the recorded part before the zero padding."""
-    nonzero = (x != 0).any(dim=1)
+    nonzero = x.any(dim=1)  # a float tensor's any() reads non-zero directly: no (batch, leads, samples) mask
     position = torch.arange(1, x.shape[-1] + 1, device=x.device)
     return (nonzero * position).amax(dim=1).clamp(min=1)
 
@@ -66,13 +66,19 @@ def standardise(x: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
     """
     mask = (torch.arange(x.shape[-1], device=x.device)[None, :] < length[:, None]).to(x.dtype)[:, None, :]
     count = length.to(x.dtype)[:, None, None]
-    mean = (x * mask).sum(dim=2, keepdim=True) / count
-    centred = (x - mean) * mask
-    std = ((centred ** 2).sum(dim=2, keepdim=True) / count).sqrt()
+    # The samples past `length` are zero (recorded_length), so the masked sum is the plain sum. The whole-window
+    # arithmetic below runs in place where no gradient is asked for: each fresh (batch, leads, samples) tensor
+    # costs about as much as the arithmetic; the values are the same to the bit.
+    mean = x.sum(dim=2, keepdim=True) / count
+    in_place = not (torch.is_grad_enabled() and x.requires_grad)
+    centred = (x - mean).mul_(mask) if in_place else (x - mean) * mask
+    std = ((centred * centred).sum(dim=2, keepdim=True) / count).sqrt()
     live = std > FLAT
     scale = torch.nanmedian(torch.where(live, std, torch.full_like(std, float("nan"))), dim=1, keepdim=True).values
     anything = live.any(dim=1, keepdim=True)
     scale = torch.where(anything, scale, std.amax(dim=1, keepdim=True))
+    if in_place:
+        return centred.mul_(live | ~anything).div_(scale.clamp(min=1e-3))
     return centred * (live | ~anything) / scale.clamp(min=1e-3)
 
 
@@ -90,7 +96,8 @@ def locate_beats(x: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, t
     batch, _, samples = x.shape
     index = torch.arange(samples, device=x.device)
     recorded = index[None, :] < length[:, None]
-    slope = (x[..., 1:] - x[..., :-1]).square().sum(dim=1, keepdim=True) * recorded[:, None, 1:]
+    with torch.no_grad():  # a detector's positions have no gradient: the squares in place
+        slope = (x[..., 1:] - x[..., :-1]).square_().sum(dim=1, keepdim=True) * recorded[:, None, 1:]
     energy = F.avg_pool1d(F.pad(slope, (0, 1)), 2 * SMOOTH + 1, stride=1, padding=SMOOTH,
                           count_include_pad=False)[:, 0]
     energy = energy.detach().double()
@@ -213,31 +220,33 @@ def beat_templates(x: torch.Tensor, positions: torch.Tensor, valid: torch.Tensor
     fewer): as robust to a few ectopic beats as the median of all, at a fraction of the cost.
     """
     batch, leads, samples = x.shape
-    span = torch.arange(-BEFORE, AFTER, device=x.device)
     inside = valid & (positions >= BEFORE) & (positions + AFTER <= length[:, None])
-    rows = torch.arange(batch, device=x.device)[:, None, None]
-    by_time = x.transpose(1, 2)
+    rows = torch.arange(batch, device=x.device)[:, None]
+    # A view (batch, leads, start, BEFORE + AFTER); a window shorter than one beat's span holds no beat inside.
+    spans = F.pad(x, (0, max(0, BEFORE + AFTER - samples))).unfold(2, BEFORE + AFTER, 1)
 
-    def gather(slots: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """(batch, beats, leads, offsets) of the beats in `slots` (batch, beats)."""
-        where = (positions.gather(1, slots)[:, :, None] + offsets).clamp(0, samples - 1)
-        return by_time[rows, where].permute(0, 1, 3, 2)
+    def gather(slots: torch.Tensor, step: int = 1) -> torch.Tensor:
+        """(batch, beats, leads, span) of the beats in `slots` (batch, beats), every `step`-th sample of each.
+        Only beats `inside` are read downstream; a beat nearer the window's edges is shifted to fit."""
+        start = (positions.gather(1, slots) - BEFORE).clamp(0, spans.shape[2] - 1)
+        return spans[..., ::step][rows, :, start]
 
     count = inside.sum(dim=1, keepdim=True)
     rank = torch.arange(MEDIAN_BEATS, device=x.device)[None, :]
     spread = torch.where(count > MEDIAN_BEATS, (2 * rank + 1) * count // (2 * MEDIAN_BEATS), rank)
     first = torch.argsort((~inside).to(torch.int8), dim=1, stable=True)  # inside slots first, in time order
-    chosen = gather(first.gather(1, spread.clamp(max=MAX_BEATS - 1)), span)
+    chosen = gather(first.gather(1, spread.clamp(max=MAX_BEATS - 1)))
     median = median_of_chosen(chosen, count)
 
-    coarse = gather(torch.arange(MAX_BEATS, device=x.device).expand(batch, -1), span[::DISTANCE_STEP])
-    distance = (coarse - median[:, None, :, ::DISTANCE_STEP]).abs().mean(dim=(2, 3))
+    with torch.no_grad():  # which beat is farthest has no gradient: the differences in place
+        coarse = gather(torch.arange(MAX_BEATS, device=x.device).expand(batch, -1), DISTANCE_STEP)
+        distance = coarse.sub_(median[:, None, :, ::DISTANCE_STEP]).abs_().mean(dim=(2, 3))
     farthest = torch.where(inside, distance, torch.full_like(distance, -1.0)).argmax(dim=1)
     rr = (positions[:, 1:] - positions[:, :-1]).float()
     ratio = rr[:, 1:] / rr[:, :-1].clamp(min=1)  # of beat k + 2 against beat k + 1
     eligible = inside[:, 2:] & valid[:, 1:-1] & valid[:, :-2]
     early = torch.where(eligible, ratio, torch.full_like(ratio, 1e3)).argmin(dim=1) + 2
-    odd = gather(torch.stack([farthest, early], dim=1), span)
+    odd = gather(torch.stack([farthest, early], dim=1))
     odd = torch.where(torch.stack([inside.any(dim=1), eligible.any(dim=1)], dim=1)[:, :, None, None], odd,
                       torch.zeros_like(odd))
     return torch.cat([median, odd[:, 0], odd[:, 1]], dim=1)
