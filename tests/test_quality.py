@@ -183,6 +183,7 @@ def test_quick_mixture_trains_on_a_perturbed_source_under_a_candidate(tmp_path):
     (["--quality", "mixture", "--train", "synth/seconds_60"], "unknown source"),
     (["--quality", "small", "--set", "augment=false"], "--train and --set go with --quality mixture"),
     (["--test-records", "5"], "--test-records goes with --quality"),
+    (["--quality", "small", "--large-seed", "1"], "--large-seed goes with --quality large or both"),
 ])
 def test_bench_quality_arguments_are_checked_before_any_work(args, message):
     result = subprocess.run([sys.executable, "-m", "tools.bench", *args], cwd=ROOT, capture_output=True,
@@ -212,3 +213,18 @@ def test_the_length_rules_agree_on_one_window_and_the_driver_rule_is_the_drivers
     episodic = length_rules.RULES["max for PAC and PVC, min for Normal, mean for the rest"](three)
     assert episodic[CLASSES.index("PVC")] == three[:, CLASSES.index("PVC")].max()
     assert episodic[CLASSES.index("AF")] == pytest.approx(three[:, CLASSES.index("AF")].mean())
+
+
+def test_the_large_budget_trains_with_the_seed_it_is_given(tmp_path, monkeypatch):
+    """--large-seed reaches train_model.py: the same records, another training run (the spread between runs)."""
+    commands = []
+
+    def fake_run(command, **kwargs):
+        commands.append(command)
+        raise StopIteration  # stop after the training command: what it was given is what this test reads
+
+    monkeypatch.setattr(transfer.synth, "generate_dataset", lambda *args, **kwargs: None)
+    monkeypatch.setattr(transfer.subprocess, "run", fake_run)
+    with pytest.raises(StopIteration):
+        transfer.large_budget(tmp_path, {}, n=10, folds=2, epochs=1, seed=3)
+    assert commands[0][1] == "train_model.py" and commands[0][commands[0].index("--seed") + 1] == "3"

@@ -415,6 +415,7 @@ def _quality(args: argparse.Namespace, candidates: dict | None = None) -> int:
     command = "python -m tools.bench --quality" + ("" if args.quality == "both" else f" {args.quality}") + \
         (" --quick" if args.quick else "") + (f" --seeds {args.seeds}" if args.seeds else "") + \
         (f" --test-records {args.test_records}" if args.test_records else "") + \
+        (f" --large-seed {args.large_seed}" if args.large_seed else "") + \
         "".join(f" --train {s}" for s in args.train or ()) + "".join(f" --set '{c}'" for c in args.set or ())
     print(f"Machine: {machine()}.", flush=True)
     test_n, train_n, epochs = (10, 40, 1) if args.quick else (args.test_records or 300, 400, 3)
@@ -432,7 +433,8 @@ def _quality(args: argparse.Namespace, candidates: dict | None = None) -> int:
             small, models = transfer.small_budget(work, sets, seeds, epochs, train_n) \
                 if args.quality in ("small", "both") else ([], [])
             small_robustness = transfer.robustness(perturbed, [m.classify for m in models]) if models else None
-            large = transfer.large_budget(work, sets, *((40, 2, 1) if args.quick else (2000, 5, 10)), perturbed) \
+            large = transfer.large_budget(work, sets, *((40, 2, 1) if args.quick else (2000, 5, 10)), perturbed,
+                                          args.large_seed) \
                 if args.quality in ("large", "both") else None
             table = transfer.to_markdown(small, large, machine(), command, small_robustness, commit())
     print(table)
@@ -460,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-records", type=int, default=None, metavar="N",
                         help="with --quality: records per generated test set (default 300); each perturbed copy and "
                         "mixture source has as many")
+    parser.add_argument("--large-seed", type=int, default=0, metavar="S",
+                        help="with --quality large or both: train_model.py's --seed for the large budget (default 0); "
+                        "another seed trains on the same records, for the spread between training runs")
     parser.add_argument("--train", action="append", metavar="SOURCE",
                         help="with --quality mixture: a training source GENERATOR/SETTING, e.g. synth/clean or "
                         "altsim/fs_250 (repeatable; default synth/clean and synth/bandpass_0.5_40)")
@@ -480,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--train and --set go with --quality mixture")
     if args.test_records is not None and (not args.quality or args.test_records < 1):
         parser.error("--test-records goes with --quality and must be at least 1")
+    if args.large_seed and args.quality not in ("large", "both"):
+        parser.error("--large-seed goes with --quality large or both")
     if args.quality == "mixture":
         from tools import transfer
 

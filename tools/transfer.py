@@ -441,14 +441,15 @@ def per_class_auroc(label_dir: Path, output_dir: Path) -> dict[str, tuple[float,
 
 
 def large_budget(work: Path, sets: dict[str, Path], n: int = 2000, folds: int = 5, epochs: int = 10,
-                 perturbed: dict[str, dict[str, Path]] | None = None) -> dict:
-    """train_model.py on n generated records, then driver.py and the official scores on every test set; with
-    `perturbed` (perturbed_test_sets), also the ensemble's robustness table."""
+                 perturbed: dict[str, dict[str, Path]] | None = None, seed: int = 0) -> dict:
+    """train_model.py on n generated records (with --seed `seed`: the same records, another training run, for the
+    spread between runs), then driver.py and the official scores on every test set; with `perturbed`
+    (perturbed_test_sets), also the ensemble's robustness table."""
     synth.generate_dataset(work / "large_train", n, seed=11)
     model = work / "large_model"
     start = time.perf_counter()
     subprocess.run([sys.executable, "train_model.py", str(work / "large_train"), str(model), "--folds", str(folds),
-                    "--epochs", str(epochs), "--quiet"], cwd=ROOT, check=True)
+                    "--epochs", str(epochs), "--seed", str(seed), "--quiet"], cwd=ROOT, check=True)
     out: dict = {"train_seconds": time.perf_counter() - start,
                  "cv": json.loads((model / "cv_report.json").read_text())}
     for name, path in sets.items():
