@@ -158,7 +158,7 @@ def test_no_view_reads_the_padding():
 
 
 def test_views_with_a_gradient_are_the_views_without_one():
-    """standardise works in place unless a gradient is asked for (integrated gradients): both ways give the same
+    """standardise scales in place unless a gradient is asked for (integrated gradients): both ways give the same
     values to the bit, on records with a flat lead, a short one and an all-zero one, and the gradient reaches the
     input through the templates (of the whole records: an all-zero one has no scale to differentiate)."""
     x = torch.from_numpy(np.stack([window(s) for s in _real_signals()[:6]]))
@@ -177,13 +177,10 @@ def test_views_with_a_gradient_are_the_views_without_one():
 
 def test_a_window_shorter_than_one_beat_has_no_beat_and_zero_templates():
     """A window shorter than a beat's span (BEFORE + AFTER samples) has views all the same, with empty templates."""
-    x = _spikes([100, 300], samples=beats.BEFORE + AFTER_SHORT)
+    x = _spikes([100, 300], samples=beats.BEFORE + 100)
     views = beats.beat_views(x)
     assert views.templates.shape == (1, 3 * 12, beats.BEFORE + beats.AFTER)
     assert torch.equal(views.templates, torch.zeros_like(views.templates))
-
-
-AFTER_SHORT = 100  # samples after BEFORE in test_a_window_shorter_than_one_beat_has_no_beat_and_zero_templates
 
 
 def test_flat_leads_leave_the_others_at_their_scale_and_the_output_graded():

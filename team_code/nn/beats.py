@@ -45,7 +45,13 @@ def beat_views(x: torch.Tensor) -> Views:
     x = standardise(x, length)
     positions, valid = locate_beats(x, length)
     return Views(x, length, beat_templates(x, positions, valid, length), rr_features(positions, valid),
-                 x.any(dim=2))
+                 recorded_leads(x))
+
+
+def recorded_leads(x: torch.Tensor) -> torch.Tensor:
+    """(batch, leads) bool: the leads of standardised windows with any non-zero sample (standardise zeroes the flat
+    ones). A float tensor's any() reads non-zero directly, with no (batch, leads, samples) mask."""
+    return x.any(dim=2)
 
 
 def recorded_length(x: torch.Tensor) -> torch.Tensor:
@@ -67,19 +73,18 @@ def standardise(x: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
     mask = (torch.arange(x.shape[-1], device=x.device)[None, :] < length[:, None]).to(x.dtype)[:, None, :]
     count = length.to(x.dtype)[:, None, None]
     # The samples past `length` are zero (recorded_length), so the masked sum is the plain sum. The whole-window
-    # arithmetic below runs in place where no gradient is asked for: each fresh (batch, leads, samples) tensor
-    # costs about as much as the arithmetic; the values are the same to the bit.
+    # arithmetic below runs in place where autograd allows it: each fresh (batch, leads, samples) tensor costs
+    # about as much as the arithmetic; the values are the same to the bit.
     mean = x.sum(dim=2, keepdim=True) / count
-    in_place = not (torch.is_grad_enabled() and x.requires_grad)
-    centred = (x - mean).mul_(mask) if in_place else (x - mean) * mask
+    centred = (x - mean).mul_(mask)  # in place even with a gradient: mul_'s backward reads the mask only
     std = ((centred * centred).sum(dim=2, keepdim=True) / count).sqrt()
     live = std > FLAT
     scale = torch.nanmedian(torch.where(live, std, torch.full_like(std, float("nan"))), dim=1, keepdim=True).values
     anything = live.any(dim=1, keepdim=True)
     scale = torch.where(anything, scale, std.amax(dim=1, keepdim=True))
-    if in_place:
-        return centred.mul_(live | ~anything).div_(scale.clamp(min=1e-3))
-    return centred * (live | ~anything) / scale.clamp(min=1e-3)
+    if torch.is_grad_enabled() and x.requires_grad:  # the squares above saved `centred` for the backward pass
+        return centred * (live | ~anything) / scale.clamp(min=1e-3)
+    return centred.mul_(live | ~anything).div_(scale.clamp(min=1e-3))
 
 
 def locate_beats(x: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,7 +105,7 @@ def locate_beats(x: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, t
         slope = (x[..., 1:] - x[..., :-1]).square_().sum(dim=1, keepdim=True) * recorded[:, None, 1:]
     energy = F.avg_pool1d(F.pad(slope, (0, 1)), 2 * SMOOTH + 1, stride=1, padding=SMOOTH,
                           count_include_pad=False)[:, 0]
-    energy = energy.detach().double()
+    energy = energy.double()
     level = high_level(energy, length)[:, None]
     # int16 samples make exact ties (two equal maxima a few samples apart); a tiny falling ramp keeps the first.
     energy = energy + level * 1e-6 * (1 - index / samples)[None, :]

@@ -72,7 +72,8 @@ def _attributed_input(models: list[nn.Module], x: torch.Tensor) -> tuple[torch.T
     length = beats.recorded_length(x)
     z = beats.standardise(x, length)
     positions, valid = beats.locate_beats(z, length)
-    return z, _HeldBeats(length, positions, valid, beats.rr_features(positions, valid), z.ne(0).any(dim=2))
+    return z, _HeldBeats(length, positions, valid, beats.rr_features(positions, valid),
+                         beats.recorded_leads(z))
 
 
 class _MeanProbability(nn.Module):
